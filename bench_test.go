@@ -1,0 +1,160 @@
+package smtp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	netsmtp "net/smtp"
+	"strings"
+	"testing"
+
+	gosmtp "github.com/emersion/go-smtp"
+)
+
+// sink is a minimal, allocation-free SMTP server for benchmarks: it accepts
+// every command, and answers a pipelined group in one write, as Postfix
+// does. Its own allocations would count against the client's, so it makes
+// none in steady state.
+func sink(tb testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveSink(conn)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func serveSink(conn net.Conn) {
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	bw := bufio.NewWriter(conn)
+	bw.WriteString("220 sink ESMTP\r\n")
+	bw.Flush()
+	inData := false
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		switch {
+		case inData:
+			if bytes.Equal(line, []byte(".\r\n")) {
+				inData = false
+				bw.WriteString("250 2.0.0 Ok: queued as 4Bq2ZP1xYz\r\n")
+			}
+		case hasPrefixFold(line, "EHLO"):
+			bw.WriteString("250-sink\r\n250-PIPELINING\r\n250-SIZE 104857600\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n")
+		case hasPrefixFold(line, "HELO"):
+			bw.WriteString("250 sink\r\n")
+		case hasPrefixFold(line, "DATA"):
+			inData = true
+			bw.WriteString("354 End data with <CR><LF>.<CR><LF>\r\n")
+		case hasPrefixFold(line, "QUIT"):
+			bw.WriteString("221 2.0.0 Bye\r\n")
+			bw.Flush()
+			return
+		default:
+			bw.WriteString("250 2.0.0 Ok\r\n")
+		}
+		if br.Buffered() == 0 {
+			bw.Flush()
+		}
+	}
+}
+
+func hasPrefixFold(line []byte, prefix string) bool {
+	return len(line) >= len(prefix) && strings.EqualFold(string(line[:len(prefix)]), prefix)
+}
+
+// benchMessage is a 2 KiB message.
+var benchMessage = func() []byte {
+	var b bytes.Buffer
+	b.WriteString("From: alice@example.com\r\nTo: bob@example.com\r\nSubject: benchmark\r\n\r\n")
+	for b.Len() < 2048-78 {
+		b.WriteString(strings.Repeat("lorem ipsum ", 6) + "dolor\r\n")
+	}
+	b.WriteString(strings.Repeat("x", 2048-2-b.Len()) + "\r\n")
+	return b.Bytes()
+}()
+
+// BenchmarkSend sends a 2 KiB message to one recipient over one reused
+// connection.
+func BenchmarkSend(b *testing.B) {
+	addr := sink(b)
+	c, err := Dial(context.Background(), addr, &Options{Security: Plaintext})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	env := &Envelope{From: "alice@example.com", To: []string{"bob@example.com"}}
+	var msg bytes.Reader
+	ctx := context.Background()
+	b.SetBytes(int64(len(benchMessage)))
+	b.ReportAllocs()
+	for b.Loop() {
+		msg.Reset(benchMessage)
+		if _, err := c.Send(ctx, env, &msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSendNetSMTP is the same with Go's net/smtp, for comparison.
+func BenchmarkSendNetSMTP(b *testing.B) {
+	c, err := netsmtp.Dial(sink(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.SetBytes(int64(len(benchMessage)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Mail("alice@example.com"); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Rcpt("bob@example.com"); err != nil {
+			b.Fatal(err)
+		}
+		w, err := c.Data()
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.Write(benchMessage)
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSendGoSMTP is the same with github.com/emersion/go-smtp's
+// client, for comparison.
+func BenchmarkSendGoSMTP(b *testing.B) {
+	c, err := gosmtp.Dial(sink(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("localhost"); err != nil {
+		b.Fatal(err)
+	}
+	var msg bytes.Reader
+	to := []string{"bob@example.com"}
+	b.SetBytes(int64(len(benchMessage)))
+	b.ReportAllocs()
+	for b.Loop() {
+		msg.Reset(benchMessage)
+		if err := c.SendMail("alice@example.com", to, &msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

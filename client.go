@@ -1,0 +1,489 @@
+package smtp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Default waits of RFC 5321 section 4.5.3.2, used when Options.Timeout is 0.
+const (
+	defaultTimeout     = 5 * time.Minute  // any reply
+	defaultDataTimeout = 10 * time.Minute // the reply to the end of data
+)
+
+// Options configure a Client. A nil *Options is the zero value, and the zero
+// value is safe: the connection is encrypted (implicit TLS on port 465,
+// mandatory STARTTLS elsewhere). Options are copied when a Client is made;
+// changing them later has no effect on it.
+type Options struct {
+	// Security says how the connection is encrypted; see Security.
+	Security Security
+	// LocalName is the name sent with EHLO or HELO; default "localhost".
+	LocalName string
+	// Trace receives every protocol line and connection event; nil costs
+	// nothing. See Trace.
+	Trace *Trace
+	// Timeout bounds every wait for the server: each reply, and each write.
+	// Zero means 5 minutes, and 10 minutes for the reply to the end of
+	// data (RFC 5321 section 4.5.3.2). The context's deadline bounds them
+	// too; whichever comes first applies.
+	Timeout time.Duration
+	// Dialer opens the connection in Dial; nil means a net.Dialer. Use it
+	// for a proxy, a source address, or a test listener.
+	Dialer interface {
+		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+	}
+}
+
+// Client is a connection to an SMTP server (RFC 5321) that has said hello
+// and is ready for mail transactions.
+//
+// A Client is not safe for concurrent use, except that Close may be called
+// from another goroutine to abort a call in progress; use a Pool for
+// concurrent senders. A call whose context is cancelled, or whose connection
+// fails, in the middle of an exchange leaves the protocol state unknown: the
+// Client then closes itself, and every later call returns the error that
+// closed it.
+type Client struct {
+	conn  net.Conn
+	bw    *bufio.Writer
+	rr    replyReader
+	dw    dotWriter
+	opts  Options
+	trace *Trace
+	ext   extensions
+
+	line    []byte // the command being built, reused
+	copyBuf []byte // streams a message, made on first use
+
+	err    error       // set once the connection is unusable; owned by the caller's goroutine
+	closed atomic.Bool // Close was called
+
+	mu        sync.Mutex // guards cancelled against the context watcher
+	cancelled bool       // a context ended mid-call: the deadline is in the past
+}
+
+// Dial connects to addr ("host:port"), reads the greeting, sends EHLO (HELO
+// when EHLO is refused), secures the connection as opts.Security says, and
+// sends EHLO again after STARTTLS. A refused greeting or command is an
+// *Error; a network failure names the step it happened in.
+func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
+	o, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, errInput("dial %q: %v", addr, err)
+	}
+	var dialer interface {
+		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+	} = &net.Dialer{}
+	if o.Dialer != nil {
+		dialer = o.Dialer
+	}
+	o.Trace.connectStart("tcp", addr)
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	o.Trace.connectDone("tcp", addr, err)
+	if err != nil {
+		return nil, &opError{command: "connect", err: err}
+	}
+	return newClient(ctx, conn, o)
+}
+
+// NewClient does what Dial does over a connection the caller established (a
+// proxy, net.Pipe in a test). On failure it closes conn.
+func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, error) {
+	o, err := opts.normalize()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return newClient(ctx, conn, o)
+}
+
+// SendMail is Dial, Send and Quit for one message. A failed QUIT after the
+// message was accepted is not an error: the message was delivered.
+func SendMail(ctx context.Context, addr string, opts *Options, env *Envelope, msg io.Reader) (*Receipt, error) {
+	c, err := Dial(ctx, addr, opts)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.Send(ctx, env, msg)
+	if err != nil {
+		c.Close()
+		return r, err
+	}
+	c.Quit(ctx)
+	return r, nil
+}
+
+// normalize copies the options, fills in defaults and refuses bad values.
+func (opts *Options) normalize() (Options, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.LocalName == "" {
+		o.LocalName = "localhost"
+	}
+	if err := checkLocalName(o.LocalName); err != nil {
+		return o, err
+	}
+	if o.Timeout < 0 {
+		return o, errInput("negative Options.Timeout %v", o.Timeout)
+	}
+	return o, nil
+}
+
+// newClient runs the opening of a session over conn.
+func newClient(ctx context.Context, conn net.Conn, o Options) (*Client, error) {
+	c := &Client{conn: conn, opts: o, trace: o.Trace}
+	c.bw = bufio.NewWriter(conn)
+	c.rr.r = bufio.NewReader(conn)
+	if c.trace != nil && c.trace.LineReceived != nil {
+		c.rr.onLine = func(line []byte) { c.trace.LineReceived(string(line)) }
+	}
+	if err := c.open(ctx); err != nil {
+		c.shut(err)
+		return nil, err
+	}
+	return c, nil
+}
+
+// open reads the greeting and says hello.
+func (c *Client) open(ctx context.Context) error {
+	stop := c.watch(ctx)
+	defer stop()
+	rep, err := c.readReply(ctx, "greeting", true, c.timeout())
+	if err != nil {
+		return err
+	}
+	if rep.Code != 220 {
+		return &Error{Command: "greeting", Reply: rep}
+	}
+	if err := c.hello(ctx); err != nil {
+		return err
+	}
+	return c.secure(ctx)
+}
+
+// hello sends EHLO, or HELO when the server refuses EHLO with a permanent
+// error (RFC 5321 section 3.2), and replaces the extension table.
+func (c *Client) hello(ctx context.Context) error {
+	c.ext = nil
+	rep, err := c.roundTrip(ctx, true, "EHLO ", c.opts.LocalName)
+	if err == nil {
+		c.ext = parseEHLO(rep.Message)
+		return nil
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Temporary() {
+		return err
+	}
+	_, err = c.roundTrip(ctx, false, "HELO ", c.opts.LocalName)
+	if err == nil {
+		c.ext = extensions{}
+	}
+	return err
+}
+
+// Cmd sends line, a raw command without CRLF, and returns the server's
+// reply. It is the door for commands this package does not know; it still
+// refuses CR, LF and NUL in line. A reply of class 4 or 5 is returned with
+// an *Error.
+func (c *Client) Cmd(ctx context.Context, line string) (*Reply, error) {
+	if err := checkLine(line); err != nil {
+		return nil, err
+	}
+	verb := line
+	if i := indexSpace(line); i >= 0 {
+		verb = line[:i]
+	}
+	if err := c.usable(ctx); err != nil {
+		return nil, err
+	}
+	stop := c.watch(ctx)
+	defer stop()
+	rep, err := c.roundTripAs(ctx, verb, true, line)
+	if err != nil && rep.Code == 0 {
+		return nil, err
+	}
+	return &rep, err
+}
+
+// Reset sends RSET, which aborts the current mail transaction (RFC 5321
+// section 4.1.1.5). A refusal is an *Error.
+func (c *Client) Reset(ctx context.Context) error {
+	return c.simple(ctx, "RSET")
+}
+
+// Noop sends NOOP, which checks that the server is still there. A refusal
+// is an *Error.
+func (c *Client) Noop(ctx context.Context) error {
+	return c.simple(ctx, "NOOP")
+}
+
+// Quit sends QUIT and closes the connection, whatever the reply. A refusal
+// is an *Error.
+func (c *Client) Quit(ctx context.Context) error {
+	err := c.simple(ctx, "QUIT")
+	if cerr := c.Close(); err == nil && cerr != nil && !errors.Is(cerr, ErrClosed) {
+		err = cerr
+	}
+	return err
+}
+
+// Close closes the connection without QUIT. It is safe to call from another
+// goroutine to abort a call in progress; later calls return ErrClosed.
+func (c *Client) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	err := c.conn.Close()
+	c.trace.closed(nil)
+	return err
+}
+
+// simple runs a command without arguments whose reply text is not needed.
+func (c *Client) simple(ctx context.Context, verb string) error {
+	if err := c.usable(ctx); err != nil {
+		return err
+	}
+	stop := c.watch(ctx)
+	defer stop()
+	_, err := c.roundTrip(ctx, false, verb)
+	return err
+}
+
+// roundTrip sends the command made of parts and reads its reply; the verb
+// for errors is parts[0] without its trailing space or colon argument.
+func (c *Client) roundTrip(ctx context.Context, keepText bool, parts ...string) (Reply, error) {
+	c.line = c.line[:0]
+	for _, p := range parts {
+		c.line = append(c.line, p...)
+	}
+	return c.roundTripAs(ctx, commandName(parts[0]), keepText, "")
+}
+
+// roundTripAs sends line (or c.line when line is "") and reads the reply.
+// A reply of class 4 or 5 is an *Error naming verb.
+func (c *Client) roundTripAs(ctx context.Context, verb string, keepText bool, line string) (Reply, error) {
+	if line != "" {
+		c.line = append(c.line[:0], line...)
+	}
+	if err := c.writeLine(c.line); err != nil {
+		return Reply{}, err
+	}
+	if err := c.flush(ctx, verb); err != nil {
+		return Reply{}, err
+	}
+	rep, err := c.readReply(ctx, verb, keepText, c.timeout())
+	if err != nil {
+		return rep, err
+	}
+	return rep, c.replyError(verb, rep)
+}
+
+// replyError turns a reply of class 4 or 5 into an *Error. A 421 means the
+// server is closing the connection (RFC 5321 section 3.8), so the Client
+// closes too.
+func (c *Client) replyError(verb string, rep Reply) error {
+	if rep.Code < 400 {
+		return nil
+	}
+	e := &Error{Command: verb, Reply: rep}
+	if rep.Code == 421 {
+		c.shut(e)
+	}
+	return e
+}
+
+// writeLine buffers a command line and its CRLF, and traces it. Every caller
+// has checked its parts for CR, LF and NUL; the check here is the last
+// guard, and nothing is buffered when it fails.
+func (c *Client) writeLine(line []byte) error {
+	for _, b := range line {
+		if b == '\r' || b == '\n' || b == 0 {
+			return errInput("command %s holds CR, LF or NUL", strconv.QuoteToASCII(string(line)))
+		}
+	}
+	c.bw.Write(line)
+	c.bw.WriteString("\r\n")
+	if c.trace != nil && c.trace.LineSent != nil {
+		c.trace.LineSent(string(line))
+	}
+	return nil
+}
+
+// flush sends what is buffered, within the call's deadlines.
+func (c *Client) flush(ctx context.Context, verb string) error {
+	if err := c.setDeadline(ctx, c.timeout()); err != nil {
+		return c.fail(ctx, verb, err)
+	}
+	if err := c.bw.Flush(); err != nil {
+		return c.fail(ctx, verb, err)
+	}
+	return nil
+}
+
+// readReply reads one reply within wait and the context's deadline. Any
+// failure to read or parse it closes the Client.
+func (c *Client) readReply(ctx context.Context, verb string, keepText bool, wait time.Duration) (Reply, error) {
+	if err := c.setDeadline(ctx, wait); err != nil {
+		return Reply{}, c.fail(ctx, verb, err)
+	}
+	rep, err := c.rr.read(keepText)
+	if err != nil {
+		return rep, c.fail(ctx, verb, err)
+	}
+	return rep, nil
+}
+
+// usable fails fast, before any byte is written, when the Client is closed
+// or the context is done.
+func (c *Client) usable(ctx context.Context) error {
+	if c.err != nil {
+		return c.err
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// timeout is the wait for an ordinary reply.
+func (c *Client) timeout() time.Duration {
+	if c.opts.Timeout > 0 {
+		return c.opts.Timeout
+	}
+	return defaultTimeout
+}
+
+// dataTimeout is the wait for the reply to the end of data.
+func (c *Client) dataTimeout() time.Duration {
+	if c.opts.Timeout > 0 {
+		return c.opts.Timeout
+	}
+	return defaultDataTimeout
+}
+
+// setDeadline bounds the next read and write by wait and the context.
+func (c *Client) setDeadline(ctx context.Context, wait time.Duration) error {
+	t := time.Now().Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(t) {
+		t = d
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancelled {
+		return context.Cause(ctx)
+	}
+	return c.conn.SetDeadline(t)
+}
+
+// watch makes a blocked read or write return as soon as ctx is done, by
+// moving the connection's deadline into the past (as pgconn does). The
+// returned func stops watching.
+func (c *Client) watch(ctx context.Context) (stop func() bool) {
+	if ctx.Done() == nil {
+		return noStop
+	}
+	return context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.cancelled = true
+		c.conn.SetDeadline(time.Unix(1, 0))
+	})
+}
+
+func noStop() bool { return true }
+
+// fail records a broken connection: it wraps err with the command in
+// flight, turning deadline errors into the context's error or a
+// timeoutError, closes the Client, and returns the wrapped error.
+func (c *Client) fail(ctx context.Context, verb string, err error) error {
+	if c.err != nil {
+		return c.err
+	}
+	switch {
+	case c.closed.Load():
+		err = ErrClosed
+	case ctx.Err() != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ctx.Err())):
+		err = context.Cause(ctx)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			err = context.DeadlineExceeded
+		} else {
+			err = &timeoutError{wait: c.waitFor(verb)}
+		}
+	}
+	var pe *protocolError
+	if errors.As(err, &pe) || err == ErrClosed {
+		c.shut(err)
+		return err
+	}
+	werr := &opError{command: verb, err: err}
+	c.shut(werr)
+	return werr
+}
+
+// waitFor is the wait that applied to verb's reply, for error messages.
+func (c *Client) waitFor(verb string) time.Duration {
+	if verb == cmdEndOfData {
+		return c.dataTimeout()
+	}
+	return c.timeout()
+}
+
+// shut closes the connection for good after a failure.
+func (c *Client) shut(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+	if !c.closed.Swap(true) {
+		c.conn.Close()
+		c.trace.closed(err)
+	}
+}
+
+// commandName is the verb of a command for errors: "MAIL FROM:<" gives
+// "MAIL FROM", "EHLO " gives "EHLO".
+func commandName(part string) string {
+	for i := 0; i < len(part); i++ {
+		if part[i] == ':' || part[i] == ' ' && (i+1 == len(part) || part[i+1] == ' ') {
+			return part[:i]
+		}
+	}
+	return part
+}
+
+func indexSpace(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkLine refuses CR, LF and NUL in a caller's command line.
+func checkLine(line string) error {
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '\r', '\n', 0:
+			return errInput("command %s holds CR, LF or NUL", strconv.QuoteToASCII(line))
+		}
+	}
+	if line == "" {
+		return errInput("empty command")
+	}
+	return nil
+}

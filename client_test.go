@@ -1,0 +1,306 @@
+package smtp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailwire/smtp/internal/peer"
+)
+
+func TestDialReadsExtensions(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("size 35882577", "8BITMIME", "AUTH PLAIN LOGIN", "PIPELINING"))
+	for _, tt := range []struct {
+		name, params string
+		ok           bool
+	}{
+		{"SIZE", "35882577", true}, {"size", "35882577", true}, {"auth", "PLAIN LOGIN", true},
+		{"Pipelining", "", true}, {"STARTTLS", "", false},
+	} {
+		if ok, params := c.Extension(tt.name); ok != tt.ok || params != tt.params {
+			t.Errorf("Extension(%q) = %v, %q; want %v, %q", tt.name, ok, params, tt.ok, tt.params)
+		}
+	}
+	if got := c.MaxMessageSize(); got != 35882577 {
+		t.Errorf("MaxMessageSize() = %d, want 35882577", got)
+	}
+	finish(t, c, srv)
+}
+
+func TestEHLOFallsBackToHELO(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+`
+		C: EHLO localhost
+		S: 502 5.5.2 Command not recognized
+		C: HELO localhost
+		S: 250 peer.test
+	`)
+	if ok, _ := c.Extension("PIPELINING"); ok {
+		t.Error("extensions after HELO, want none")
+	}
+	if got := c.MaxMessageSize(); got != 0 {
+		t.Errorf("MaxMessageSize() after HELO = %d, want 0", got)
+	}
+	finish(t, c, srv)
+}
+
+func TestEHLOTemporaryFailureDoesNotFallBack(t *testing.T) {
+	t.Parallel()
+	srv := peer.New(peer.Script(greeting + `
+		C: EHLO localhost
+		S: 421 4.3.2 shutting down
+	`))
+	defer srv.Close()
+	_, err := Dial(context.Background(), srv.Addr(), plainOpts())
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 421 || e.Command != "EHLO" {
+		t.Errorf("Dial error = %v, want *Error 421 to EHLO", err)
+	}
+	if res := srv.Wait(); res[0].Err != nil {
+		t.Error(res[0].Err)
+	}
+}
+
+func TestGreetingRefused(t *testing.T) {
+	t.Parallel()
+	srv := peer.New(peer.Script(`
+		S: 554-mx.example no service for you
+		S: 554 5.7.1 your address is listed
+	`))
+	defer srv.Close()
+	_, err := Dial(context.Background(), srv.Addr(), plainOpts())
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 554 || e.Command != "greeting" {
+		t.Fatalf("Dial error = %v, want *Error 554 greeting", err)
+	}
+	if e.Message != "mx.example no service for you\nyour address is listed" || e.Enhanced != (EnhancedCode{5, 7, 1}) {
+		t.Errorf("greeting error = %+v, want the server's text and 5.7.1", e.Reply)
+	}
+	want := "smtp: greeting: 554 5.7.1 mx.example no service for you your address is listed"
+	if err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+}
+
+func TestMalformedGreeting(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{"hello there\r\n", "220-a\r\n221 b\r\n", "2\r\n"} {
+		srv := peer.New([]peer.Step{peer.Raw(raw), peer.Hang()})
+		_, err := Dial(context.Background(), srv.Addr(), plainOpts())
+		var pe *protocolError
+		if !errors.As(err, &pe) {
+			t.Errorf("greeting %q: Dial error = %v, want a protocol error", raw, err)
+		}
+		srv.Close()
+	}
+}
+
+func TestEachEHLOReplacesTheTable(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("SIZE 100", "PIPELINING")+`
+		C: EHLO localhost
+		S: 250-peer.test
+		S: 250 8BITMIME
+	`)
+	if _, err := c.Cmd(context.Background(), "EHLO localhost"); err != nil {
+		t.Fatal(err)
+	}
+	c.ext = parseEHLO("peer.test\n8BITMIME") // what hello does with that reply
+	if ok, _ := c.Extension("SIZE"); ok {
+		t.Error("SIZE survived a new EHLO")
+	}
+	finish(t, c, srv)
+}
+
+func TestLocalNameInjectionRefused(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"evil\r\nMAIL FROM:<x>", "a\nb", "nul\x00", "two words"} {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		opts := plainOpts()
+		opts.LocalName = name
+		_, err := Dial(context.Background(), ln.Addr().String(), opts)
+		if err == nil || !strings.Contains(err.Error(), "LocalName") {
+			t.Errorf("LocalName %q: Dial error = %v, want a LocalName error", name, err)
+		}
+		// Nothing was sent: the listener saw no connection at all.
+		ln.(*net.TCPListener).SetDeadline(time.Now().Add(50 * time.Millisecond))
+		if conn, err := ln.Accept(); err == nil {
+			conn.Close()
+			t.Errorf("LocalName %q: a connection was made", name)
+		}
+		ln.Close()
+	}
+}
+
+func TestCmdRefusesLineBreaks(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING")+"C: NOOP\nS: 250 2.0.0 Ok\n")
+	for _, line := range []string{"NOOP\r\nRSET", "NOOP\n", "X\x00", ""} {
+		if _, err := c.Cmd(context.Background(), line); err == nil {
+			t.Errorf("Cmd(%q) succeeded", line)
+		}
+	}
+	rep, err := c.Cmd(context.Background(), "NOOP")
+	if err != nil || rep.Code != 250 || rep.Message != "Ok" {
+		t.Errorf("Cmd(NOOP) = %+v, %v; want 250 Ok", rep, err)
+	}
+	res := finish(t, c, srv)
+	if strings.Contains(string(res.Received), "RSET") {
+		t.Errorf("a refused command reached the wire: %q", res.Received)
+	}
+}
+
+func TestCmdReturnsRefusal(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING")+"C: VRFY bob\nS: 252 2.5.2 Cannot VRFY\nC: XFOO\nS: 500 5.5.1 unknown\n")
+	rep, err := c.Cmd(context.Background(), "VRFY bob")
+	if err != nil || rep.Code != 252 {
+		t.Errorf("Cmd(VRFY) = %+v, %v; want 252", rep, err)
+	}
+	rep, err = c.Cmd(context.Background(), "XFOO")
+	var e *Error
+	if !errors.As(err, &e) || e.Command != "XFOO" || rep == nil || rep.Code != 500 {
+		t.Errorf("Cmd(XFOO) = %+v, %v; want reply 500 and *Error naming XFOO", rep, err)
+	}
+	finish(t, c, srv)
+}
+
+func TestSilentServerTimesOut(t *testing.T) {
+	t.Parallel()
+	srv := peer.New(peer.Script(greeting + ehlo("PIPELINING") + "C: NOOP\nhang\n"))
+	defer srv.Close()
+	c, err := Dial(context.Background(), srv.Addr(), plainOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = c.Noop(ctx)
+	if elapsed := time.Since(start); elapsed > time.Second {
+		t.Errorf("Noop returned after %v, want under 1s", elapsed)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Noop error = %v, want context.DeadlineExceeded", err)
+	}
+	if !strings.HasPrefix(err.Error(), "smtp: NOOP: ") {
+		t.Errorf("Noop error = %q, want it to name NOOP", err)
+	}
+	// The Client is closed, and says why.
+	if err2 := c.Noop(context.Background()); !errors.Is(err2, context.DeadlineExceeded) {
+		t.Errorf("Noop after a timeout = %v, want the original cause", err2)
+	}
+}
+
+func TestOptionsTimeoutBoundsAWait(t *testing.T) {
+	t.Parallel()
+	srv := peer.New([]peer.Step{peer.Hang()})
+	defer srv.Close()
+	start := time.Now()
+	_, err := Dial(context.Background(), srv.Addr(), &Options{Security: Plaintext, Timeout: 200 * time.Millisecond})
+	if elapsed := time.Since(start); elapsed > time.Second {
+		t.Errorf("Dial returned after %v, want about 200ms", elapsed)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "greeting") {
+		t.Errorf("Dial error = %v, want a DeadlineExceeded naming the greeting", err)
+	}
+}
+
+func TestCancelInterruptsAWait(t *testing.T) {
+	t.Parallel()
+	srv := peer.New(peer.Script(greeting + ehlo("PIPELINING") + "C: NOOP\nhang\n"))
+	defer srv.Close()
+	c, err := Dial(context.Background(), srv.Addr(), plainOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	if err := c.Noop(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Noop error = %v, want context.Canceled", err)
+	}
+}
+
+func TestDoneContextSendsNothing(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Noop(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Noop error = %v, want context.Canceled", err)
+	}
+	if _, err := c.Send(ctx, &Envelope{From: "a@x", To: []string{"b@x"}}, strings.NewReader("x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Send error = %v, want context.Canceled", err)
+	}
+	finish(t, c, srv)
+}
+
+func TestBrokenConnectionClosesClient(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING")+"C: NOOP\nclose\n")
+	err := c.Noop(context.Background())
+	if err == nil || !strings.HasPrefix(err.Error(), "smtp: NOOP: ") {
+		t.Fatalf("Noop error = %v, want a network error naming NOOP", err)
+	}
+	for _, call := range []func() error{
+		func() error { return c.Noop(context.Background()) },
+		func() error { return c.Reset(context.Background()) },
+		func() error {
+			_, err := c.Send(context.Background(), &Envelope{From: "a@x", To: []string{"b@x"}}, strings.NewReader("x"))
+			return err
+		},
+	} {
+		if got := call(); got != err {
+			t.Errorf("call after failure = %v, want the original %v", got, err)
+		}
+	}
+	finish(t, c, srv)
+}
+
+func TestQuitAndClose(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING")+"C: QUIT\nS: 221 2.0.0 Bye\n")
+	if err := c.Quit(context.Background()); err != nil {
+		t.Errorf("Quit: %v", err)
+	}
+	if err := c.Noop(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Noop after Quit = %v, want ErrClosed", err)
+	}
+	finish(t, c, srv)
+}
+
+func TestReply421ClosesClient(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING")+"C: NOOP\nS: 421 4.4.2 idle too long\n")
+	err := c.Noop(context.Background())
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 421 {
+		t.Fatalf("Noop = %v, want *Error 421", err)
+	}
+	if err2 := c.Noop(context.Background()); err2 != err {
+		t.Errorf("Noop after 421 = %v, want %v", err2, err)
+	}
+	finish(t, c, srv)
+}
+
+func TestErrorStrings(t *testing.T) {
+	t.Parallel()
+	e := &Error{Command: "RCPT TO", Reply: Reply{Code: 550, Enhanced: EnhancedCode{5, 1, 1}, Message: "user unknown"}}
+	if got, want := e.Error(), "smtp: RCPT TO: 550 5.1.1 user unknown"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if e.Temporary() {
+		t.Error("550 is Temporary")
+	}
+	if !(&Error{Reply: Reply{Code: 451}}).Temporary() {
+		t.Error("451 is not Temporary")
+	}
+	re := &RecipientError{Addr: "bob@example.com", Err: e}
+	if got, want := re.Error(), "smtp: RCPT TO:<bob@example.com>: 550 5.1.1 user unknown"; got != want {
+		t.Errorf("RecipientError = %q, want %q", got, want)
+	}
+}

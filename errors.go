@@ -1,0 +1,152 @@
+package smtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// ErrDeliveryUnknown reports that the connection broke, or the wait timed
+// out, after the end of data was sent and before its reply came. The server
+// may have accepted the message: do not resend it blindly. Test for it with
+// errors.Is; the error also wraps the network cause.
+var ErrDeliveryUnknown = errors.New("smtp: connection lost after the end of data: delivery unknown")
+
+// ErrClosed is returned by every call on a Client after Close or Quit. A
+// Client closed by a network or protocol failure returns that failure
+// instead, which wraps the original cause.
+var ErrClosed = errors.New("smtp: client closed")
+
+// Error is a reply of class 4 (temporary) or 5 (permanent) to a command.
+// Every method that sends a command returns an *Error when the server
+// refuses it; use errors.As to get at the code and the server's text.
+type Error struct {
+	// Command is the command that was refused, e.g. "RCPT TO", "end of
+	// data" for the reply after the message content, or "greeting" for the
+	// server's opening line. It never holds an argument of AUTH.
+	Command string
+	Reply
+}
+
+// Error formats the error as "smtp: COMMAND: CODE ENHANCED TEXT", with the
+// lines of a multiline reply joined by spaces.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("smtp: ")
+	if e.Command != "" {
+		b.WriteString(e.Command)
+		b.WriteString(": ")
+	}
+	fmt.Fprintf(&b, "%d", e.Code)
+	if e.Enhanced != (EnhancedCode{}) {
+		b.WriteByte(' ')
+		b.WriteString(e.Enhanced.String())
+	}
+	if e.Message != "" {
+		b.WriteByte(' ')
+		b.WriteString(strings.ReplaceAll(e.Message, "\n", " "))
+	}
+	return b.String()
+}
+
+// Temporary reports whether the reply is of class 4: the same command may
+// succeed later (RFC 5321 section 4.2.1).
+func (e *Error) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
+
+// RecipientError is a recipient the server refused at RCPT TO.
+type RecipientError struct {
+	Addr string
+	Err  *Error
+}
+
+// Error names the recipient and the server's reply.
+func (e *RecipientError) Error() string {
+	return fmt.Sprintf("smtp: RCPT TO:<%s>: %s", e.Addr, strings.TrimPrefix(e.Err.Error(), "smtp: RCPT TO: "))
+}
+
+// Unwrap returns the server's reply as an *Error.
+func (e *RecipientError) Unwrap() error { return e.Err }
+
+// RecipientsError is returned by Send when the server refused every
+// recipient: no message content was sent. Unwrap lists each refusal, in
+// envelope order, as a *RecipientError.
+type RecipientsError struct {
+	Rejected []*RecipientError
+}
+
+// Error lists every refused recipient with the server's reply.
+func (e *RecipientsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smtp: every recipient was rejected (%d):", len(e.Rejected))
+	for i, r := range e.Rejected {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(" <")
+		b.WriteString(r.Addr)
+		b.WriteString(">: ")
+		b.WriteString(strings.TrimPrefix(r.Err.Error(), "smtp: RCPT TO: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the refusals, so errors.As finds each *RecipientError and
+// its *Error.
+func (e *RecipientsError) Unwrap() []error {
+	errs := make([]error, len(e.Rejected))
+	for i, r := range e.Rejected {
+		errs[i] = r
+	}
+	return errs
+}
+
+// opError is a failure of the connection (network, timeout, protocol) while
+// a command was in flight. It names the command and wraps the cause.
+type opError struct {
+	command string
+	err     error
+}
+
+func (e *opError) Error() string { return "smtp: " + e.command + ": " + e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }
+
+// timeoutError is Options.Timeout expiring while waiting on the server. It
+// matches context.DeadlineExceeded and os.ErrDeadlineExceeded so that a
+// caller tests one condition for every kind of timeout.
+type timeoutError struct {
+	wait time.Duration
+}
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("no answer within %v (Options.Timeout)", e.wait)
+}
+func (e *timeoutError) Timeout() bool { return true }
+func (e *timeoutError) Is(target error) bool {
+	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
+}
+
+// unknownDeliveryError is ErrDeliveryUnknown with its network cause.
+type unknownDeliveryError struct {
+	cause error
+}
+
+func (e *unknownDeliveryError) Error() string {
+	return ErrDeliveryUnknown.Error() + ": " + e.cause.Error()
+}
+func (e *unknownDeliveryError) Unwrap() []error { return []error{ErrDeliveryUnknown, e.cause} }
+
+// protocolError is a reply the client cannot parse or a bound it exceeds.
+// The connection cannot be trusted after one, so the Client closes.
+type protocolError struct {
+	msg string
+}
+
+func (e *protocolError) Error() string { return e.msg }
+
+// errInput is a caller's argument refused before anything was sent.
+func errInput(format string, args ...any) error {
+	return fmt.Errorf("smtp: "+format, args...)
+}

@@ -1,0 +1,184 @@
+package smtp
+
+import (
+	"strconv"
+	"strings"
+)
+
+// extensions is the service extension table of the last EHLO reply
+// (RFC 5321 section 4.1.1.1): keyword, upper-cased on store, to its
+// parameters as the server sent them.
+type extensions map[string]string
+
+// parseEHLO builds the table from an EHLO reply's message: the first line is
+// the server's greeting, each later line a keyword and its parameters.
+func parseEHLO(message string) extensions {
+	ext := extensions{}
+	lines := strings.Split(message, "\n")
+	for _, line := range lines[1:] {
+		keyword, params, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if keyword == "" {
+			continue
+		}
+		ext[strings.ToUpper(keyword)] = strings.TrimSpace(params)
+	}
+	return ext
+}
+
+// has reports whether keyword (upper case) was offered.
+func (e extensions) has(keyword string) bool {
+	_, ok := e[keyword]
+	return ok
+}
+
+// maxSize is the SIZE parameter (RFC 1870): the largest message the server
+// takes, 0 when it announced no limit or no SIZE.
+func (e extensions) maxSize() int64 {
+	n, err := strconv.ParseInt(e["SIZE"], 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// Extension reports whether the server offered the service extension name
+// in its last EHLO reply, and the parameters it gave (e.g. "PLAIN LOGIN" for
+// AUTH). The name is matched case-insensitively. After STARTTLS only the
+// extensions offered over TLS count.
+func (c *Client) Extension(name string) (ok bool, params string) {
+	params, ok = c.ext[strings.ToUpper(name)]
+	return ok, params
+}
+
+// MaxMessageSize returns the largest message size in bytes the server
+// accepts, from its SIZE extension (RFC 1870), or 0 when it gave none.
+func (c *Client) MaxMessageSize() int64 { return c.ext.maxSize() }
+
+// MailOptions are the ESMTP parameters of MAIL FROM. Each is sent only when
+// the server offers its extension; asking for one it does not offer is an
+// error before anything is sent.
+type MailOptions struct {
+	// Size is the message size in bytes, sent as SIZE= (RFC 1870) when the
+	// server offers SIZE; 0 sends none.
+	Size int64
+	// Body is the body type (RFC 6152, RFC 3030): "", "7BIT", "8BITMIME"
+	// or "BINARYMIME".
+	Body string
+	// UTF8 asks for SMTPUTF8 (RFC 6531): needed when an address is not ASCII.
+	UTF8 bool
+	// Return is the DSN RET= parameter (RFC 3461): "FULL" or "HDRS".
+	Return string
+	// EnvelopeID is the DSN ENVID= parameter (RFC 3461), sent as xtext.
+	EnvelopeID string
+}
+
+// RcptOptions are the ESMTP parameters of RCPT TO.
+type RcptOptions struct {
+	// Notify is the DSN NOTIFY= parameter (RFC 3461): any of "SUCCESS",
+	// "FAILURE" and "DELAY", or "NEVER" alone.
+	Notify []string
+	// OriginalRecipient is the DSN ORCPT= address, sent as "rfc822;" and
+	// the address in xtext.
+	OriginalRecipient string
+}
+
+// appendMailParams appends the MAIL FROM parameters of o to line.
+func (c *Client) appendMailParams(line []byte, o *MailOptions) ([]byte, error) {
+	if o == nil {
+		return line, nil
+	}
+	if o.Size > 0 && c.ext.has("SIZE") {
+		line = append(line, " SIZE="...)
+		line = strconv.AppendInt(line, o.Size, 10)
+	}
+	switch o.Body {
+	case "":
+	case "7BIT", "8BITMIME":
+		if !c.ext.has("8BITMIME") {
+			if o.Body == "8BITMIME" {
+				return line, errInput("BODY=8BITMIME: the server does not offer 8BITMIME (RFC 6152)")
+			}
+			break // 7BIT is the default of a server without 8BITMIME
+		}
+		line = append(line, " BODY="...)
+		line = append(line, o.Body...)
+	case "BINARYMIME":
+		return line, errInput("BODY=BINARYMIME needs BDAT (RFC 3030), which this client does not send yet")
+	default:
+		return line, errInput("unknown BODY type %q", o.Body)
+	}
+	if o.UTF8 {
+		if !c.ext.has("SMTPUTF8") {
+			return line, errInput("an address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)")
+		}
+		line = append(line, " SMTPUTF8"...)
+	}
+	if o.Return != "" || o.EnvelopeID != "" {
+		if !c.ext.has("DSN") {
+			return line, errInput("RET or ENVID: the server does not offer DSN (RFC 3461)")
+		}
+	}
+	switch o.Return {
+	case "":
+	case "FULL", "HDRS":
+		line = append(line, " RET="...)
+		line = append(line, o.Return...)
+	default:
+		return line, errInput("DSN RET must be FULL or HDRS, not %q", o.Return)
+	}
+	if o.EnvelopeID != "" {
+		line = append(line, " ENVID="...)
+		line = appendXtext(line, o.EnvelopeID)
+	}
+	return line, nil
+}
+
+// appendRcptParams appends the RCPT TO parameters of o to line.
+func (c *Client) appendRcptParams(line []byte, o *RcptOptions) ([]byte, error) {
+	if o == nil || len(o.Notify) == 0 && o.OriginalRecipient == "" {
+		return line, nil
+	}
+	if !c.ext.has("DSN") {
+		return line, errInput("NOTIFY or ORCPT: the server does not offer DSN (RFC 3461)")
+	}
+	for i, n := range o.Notify {
+		switch n {
+		case "SUCCESS", "FAILURE", "DELAY":
+		case "NEVER":
+			if len(o.Notify) > 1 {
+				return line, errInput("DSN NOTIFY=NEVER cannot be combined with other values")
+			}
+		default:
+			return line, errInput("unknown DSN NOTIFY value %q", n)
+		}
+		if i == 0 {
+			line = append(line, " NOTIFY="...)
+		} else {
+			line = append(line, ',')
+		}
+		line = append(line, n...)
+	}
+	if o.OriginalRecipient != "" {
+		if err := checkAddress("ORCPT", o.OriginalRecipient, false); err != nil {
+			return line, err
+		}
+		line = append(line, " ORCPT=rfc822;"...)
+		line = appendXtext(line, o.OriginalRecipient)
+	}
+	return line, nil
+}
+
+// appendXtext encodes s as xtext (RFC 3461 section 4): printable ASCII but
+// '+' and '=' as is, every other byte as "+HH".
+func appendXtext(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c > ' ' && c < 0x7f && c != '+' && c != '=' {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '+', hex[c>>4], hex[c&15])
+	}
+	return b
+}

@@ -1,0 +1,501 @@
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// cmdEndOfData names the reply to the end of the message content in errors.
+const cmdEndOfData = "end of data"
+
+// copyBufSize is the piece size in which a message is streamed.
+const copyBufSize = 32 << 10
+
+// Envelope is the sender and the recipients of one mail transaction
+// (RFC 5321 section 2.3.1). It is what the server delivers to, whatever the
+// message's headers say.
+type Envelope struct {
+	// From is the reverse-path: where bounces go. "" sends the null
+	// reverse-path "<>", as a bounce itself must.
+	From string
+	// To are the recipients; at least one.
+	To []string
+}
+
+// Receipt is the outcome of a mail transaction the server accepted.
+type Receipt struct {
+	// Accepted are the recipients the server accepted, in envelope order.
+	Accepted []string
+	// Rejected are the recipients the server refused, with its replies.
+	Rejected []*RecipientError
+	// Reply is the reply to the end of data, e.g. "250 2.0.0 OK id=1b0PsA".
+	Reply Reply
+}
+
+// Send runs one mail transaction: MAIL, a RCPT for each recipient, DATA and
+// the message, streamed from msg and never held whole in memory. When the
+// server offers PIPELINING, MAIL, every RCPT and DATA go out in one write
+// (RFC 2920); otherwise one command at a time, with the same results.
+//
+// The message's line endings are sent as CRLF and its lines starting with
+// '.' are dot-stuffed, whatever msg holds. When msg's size is known (it has
+// a Len() int or Size() int64 method, as *bytes.Reader, *strings.Reader and
+// *bytes.Buffer do) SIZE= is sent, and a message larger than the server's
+// MaxMessageSize is refused before anything is sent. A message with 8-bit
+// bytes is declared BODY=8BITMIME; when the server does not offer 8BITMIME
+// it is refused (before MAIL when its content can be read ahead, otherwise
+// at the first 8-bit byte, with the connection closed so that nothing is
+// delivered).
+//
+// Recipients the server refuses are listed in Receipt.Rejected and the
+// message goes to the others. When it refuses them all, no content is sent
+// and the error is a *RecipientsError. A refused MAIL, DATA or end of data
+// is an *Error. ErrDeliveryUnknown reports a connection lost while waiting
+// for the reply to the end of data. After a failed transaction the
+// connection is reset (RSET) and ready for the next Send.
+func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt, error) {
+	if err := checkEnvelope(env); err != nil {
+		return nil, err
+	}
+	if err := c.usable(ctx); err != nil {
+		return nil, err
+	}
+	mo, deny8bit, err := c.messageOptions(env, msg)
+	if err != nil {
+		return nil, err
+	}
+	c.line = append(c.line[:0], "MAIL FROM:<"...)
+	c.line = append(c.line, env.From...)
+	c.line = append(c.line, '>')
+	if c.line, err = c.appendMailParams(c.line, &mo); err != nil {
+		return nil, err
+	}
+	stop := c.watch(ctx)
+	defer stop()
+	r, err := c.envelope(ctx, env)
+	if err != nil {
+		return r, err
+	}
+	if r.Reply, err = c.content(ctx, msg, deny8bit); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// envelope sends MAIL (already in c.line), the RCPTs and DATA, pipelined
+// when the server allows, and reads their replies in order. It returns once
+// the server answered DATA with 354, or with the transaction reset.
+func (c *Client) envelope(ctx context.Context, env *Envelope) (*Receipt, error) {
+	pipelined := c.ext.has("PIPELINING")
+	if err := c.queue(c.line); err != nil {
+		return nil, err
+	}
+	if !pipelined {
+		if err := c.expectOK(ctx, "MAIL FROM"); err != nil {
+			return nil, err
+		}
+	}
+	r := &Receipt{Accepted: make([]string, 0, len(env.To))}
+	for _, to := range env.To {
+		c.line = append(c.line[:0], "RCPT TO:<"...)
+		c.line = append(c.line, to...)
+		c.line = append(c.line, '>')
+		if err := c.queue(c.line); err != nil {
+			return nil, err
+		}
+		if !pipelined {
+			if err := c.flush(ctx, "RCPT TO"); err != nil {
+				return nil, err
+			}
+			if err := c.recipientReply(ctx, r, to); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !pipelined && len(r.Accepted) == 0 {
+		return r, c.resetAfter(ctx, &RecipientsError{Rejected: r.Rejected})
+	}
+	c.line = append(c.line[:0], "DATA"...)
+	if err := c.queue(c.line); err != nil {
+		return nil, err
+	}
+	if err := c.flush(ctx, "DATA"); err != nil {
+		return nil, err
+	}
+	var mailErr error
+	if pipelined {
+		var err error
+		if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+			return nil, err
+		}
+		for _, to := range env.To {
+			if err := c.recipientReply(ctx, r, to); err != nil {
+				return nil, err
+			}
+		}
+	}
+	rep, err := c.readReply(ctx, "DATA", false, c.timeout())
+	if err != nil {
+		return nil, err
+	}
+	if rep.Code == 354 && (mailErr != nil || len(r.Accepted) == 0) {
+		// The server opened DATA with no recipient (RFC 2920 section
+		// 3.1): end it with no content.
+		c.dw.reset(c.bw)
+		if _, err := c.endData(ctx); err != nil && c.err != nil {
+			return nil, c.err // nothing could be delivered: not ErrDeliveryUnknown
+		}
+	}
+	switch {
+	case mailErr != nil:
+		return nil, mailErr
+	case len(r.Accepted) == 0:
+		return r, c.resetAfter(ctx, &RecipientsError{Rejected: r.Rejected})
+	case rep.Code != 354:
+		return nil, c.resetAfter(ctx, c.unexpected("DATA", rep, 354))
+	}
+	return r, nil
+}
+
+// queue buffers a command line for a pipelined group. When the line is
+// refused, what the group had buffered is dropped: nothing of it is sent.
+func (c *Client) queue(line []byte) error {
+	if err := c.writeLine(line); err != nil {
+		c.bw.Reset(c.conn)
+		return err
+	}
+	return nil
+}
+
+// expectOK flushes and reads the reply to verb: nil for class 2 or 3.
+func (c *Client) expectOK(ctx context.Context, verb string) error {
+	if err := c.flush(ctx, verb); err != nil {
+		return err
+	}
+	refused, err := c.replyTo(ctx, verb)
+	if err != nil {
+		return err
+	}
+	return refused
+}
+
+// replyTo reads the reply to verb. A refusal is the first result, as an
+// *Error; the second is a failure that closed the Client.
+func (c *Client) replyTo(ctx context.Context, verb string) (refused, err error) {
+	rep, err := c.readReply(ctx, verb, false, c.timeout())
+	if err != nil {
+		return nil, err
+	}
+	refused = c.replyError(verb, rep)
+	if c.err != nil { // a 421: the server is gone
+		return nil, refused
+	}
+	return refused, nil
+}
+
+// recipientReply reads the reply to RCPT TO:<to> and files it in r.
+func (c *Client) recipientReply(ctx context.Context, r *Receipt, to string) error {
+	refused, err := c.replyTo(ctx, "RCPT TO")
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		r.Rejected = append(r.Rejected, &RecipientError{Addr: to, Err: refused.(*Error)})
+		return nil
+	}
+	r.Accepted = append(r.Accepted, to)
+	return nil
+}
+
+// resetAfter sends RSET after a failed transaction and returns cause, or
+// the failure of RSET itself when that closed the Client.
+func (c *Client) resetAfter(ctx context.Context, cause error) error {
+	if _, err := c.roundTrip(ctx, false, "RSET"); err != nil && c.err != nil {
+		return err
+	}
+	return cause
+}
+
+// unexpected reports a reply whose code is not the one the protocol calls
+// for: an *Error for class 4 and 5, a protocol error otherwise.
+func (c *Client) unexpected(verb string, rep Reply, want int) error {
+	if rep.Code >= 400 {
+		return c.replyError(verb, rep)
+	}
+	return &protocolError{fmt.Sprintf("smtp: %s: unexpected reply %d, want %d", verb, rep.Code, want)}
+}
+
+// content streams msg after a 354 and reads the reply to the end of data.
+func (c *Client) content(ctx context.Context, msg io.Reader, deny8bit bool) (Reply, error) {
+	c.dw.reset(c.bw)
+	if c.copyBuf == nil {
+		c.copyBuf = make([]byte, copyBufSize)
+	}
+	for {
+		n, rerr := msg.Read(c.copyBuf)
+		if n > 0 {
+			if err := c.writeContent(ctx, c.copyBuf[:n], deny8bit); err != nil {
+				return Reply{}, err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			err := fmt.Errorf("smtp: reading the message: %w (connection closed: nothing was delivered)", rerr)
+			c.shut(err)
+			return Reply{}, err
+		}
+	}
+	return c.endData(ctx)
+}
+
+// writeContent encodes one piece of the message, within the timeout.
+func (c *Client) writeContent(ctx context.Context, p []byte, deny8bit bool) error {
+	if deny8bit && has8bit(p) {
+		err := errInput("the message has 8-bit bytes and the server does not offer 8BITMIME (RFC 6152): encode it as quoted-printable or base64 (connection closed: nothing was delivered)")
+		c.shut(err)
+		return err
+	}
+	if err := c.setDeadline(ctx, c.timeout()); err != nil {
+		return c.fail(ctx, "DATA", err)
+	}
+	if _, err := c.dw.Write(p); err != nil {
+		return c.fail(ctx, "DATA", err)
+	}
+	return nil
+}
+
+// endData sends the end of data and reads its reply. A connection lost
+// once the end was sent and before the reply is ErrDeliveryUnknown.
+func (c *Client) endData(ctx context.Context) (Reply, error) {
+	n := c.dw.n
+	c.dw.close()
+	if err := c.flush(ctx, "DATA"); err != nil {
+		return Reply{}, err
+	}
+	c.trace.dataDone(n)
+	rep, err := c.readReply(ctx, cmdEndOfData, true, c.dataTimeout())
+	if err != nil {
+		return Reply{}, &unknownDeliveryError{cause: err}
+	}
+	if rep.Code != 250 && rep.Code < 400 {
+		return rep, c.unexpected(cmdEndOfData, rep, 250)
+	}
+	return rep, c.replyError(cmdEndOfData, rep)
+}
+
+// messageOptions works out the MAIL parameters Send needs for msg and env:
+// SIZE when the size is known, BODY=8BITMIME for 8-bit content, SMTPUTF8 for
+// non-ASCII addresses. deny8bit asks the data writer to refuse 8-bit bytes
+// it could not see ahead.
+func (c *Client) messageOptions(env *Envelope, msg io.Reader) (mo MailOptions, deny8bit bool, err error) {
+	if size, ok := messageSize(msg); ok {
+		if max := c.MaxMessageSize(); max > 0 && size > max {
+			return mo, false, errInput("message of %d bytes is larger than the server's limit of %d bytes (SIZE)", size, max)
+		}
+		mo.Size = size
+	}
+	eightBit, known := c.has8bitContent(msg)
+	switch {
+	case known && eightBit && !c.ext.has("8BITMIME"):
+		return mo, false, errInput("the message has 8-bit bytes and the server does not offer 8BITMIME (RFC 6152): encode it as quoted-printable or base64")
+	case eightBit || !known && c.ext.has("8BITMIME"):
+		mo.Body = "8BITMIME"
+	case !known:
+		deny8bit = true
+	}
+	if !isASCII(env.From) {
+		mo.UTF8 = true
+	}
+	for _, to := range env.To {
+		if !isASCII(to) {
+			mo.UTF8 = true
+		}
+	}
+	return mo, deny8bit, nil
+}
+
+// messageSize is msg's size when msg can tell it without being read.
+func messageSize(msg io.Reader) (int64, bool) {
+	switch m := msg.(type) {
+	case interface{ Len() int }:
+		return int64(m.Len()), true
+	case interface{ Size() int64 }:
+		return m.Size(), true
+	}
+	return 0, false
+}
+
+// has8bitContent looks for 8-bit bytes in what is left of msg, when msg can
+// be read ahead without being consumed.
+func (c *Client) has8bitContent(msg io.Reader) (eightBit, known bool) {
+	switch m := msg.(type) {
+	case *bytes.Buffer:
+		return has8bit(m.Bytes()), true
+	case interface {
+		io.ReaderAt
+		Size() int64
+		Len() int
+	}:
+		if c.copyBuf == nil {
+			c.copyBuf = make([]byte, copyBufSize)
+		}
+		for off := m.Size() - int64(m.Len()); ; {
+			n, err := m.ReadAt(c.copyBuf, off)
+			if has8bit(c.copyBuf[:n]) {
+				return true, true
+			}
+			off += int64(n)
+			if err != nil {
+				return false, errors.Is(err, io.EOF)
+			}
+		}
+	}
+	return false, false
+}
+
+// has8bit reports whether p holds a byte above 127, eight bytes at a time.
+func has8bit(p []byte) bool {
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p)&0x8080808080808080 != 0 {
+			return true
+		}
+		p = p[8:]
+	}
+	for _, b := range p {
+		if b >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// checkEnvelope refuses an envelope that cannot go on the wire.
+func checkEnvelope(env *Envelope) error {
+	if env == nil {
+		return errInput("nil Envelope")
+	}
+	if err := checkAddress("MAIL FROM", env.From, true); err != nil {
+		return err
+	}
+	if len(env.To) == 0 {
+		return errInput("Envelope has no recipient")
+	}
+	for _, to := range env.To {
+		if err := checkAddress("RCPT TO", to, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Mail sends MAIL FROM:<from> with the parameters of opts (nil: none),
+// starting a mail transaction (RFC 5321 section 4.1.1.2). A refusal is an
+// *Error. Send does all of a transaction in one call; Mail, Rcpt and Data
+// are for callers who need each step.
+func (c *Client) Mail(ctx context.Context, from string, opts *MailOptions) error {
+	if err := checkAddress("MAIL FROM", from, true); err != nil {
+		return err
+	}
+	if err := c.usable(ctx); err != nil {
+		return err
+	}
+	if opts == nil && !isASCII(from) {
+		opts = &MailOptions{UTF8: true}
+	}
+	var err error
+	c.line = append(c.line[:0], "MAIL FROM:<"...)
+	c.line = append(c.line, from...)
+	c.line = append(c.line, '>')
+	if c.line, err = c.appendMailParams(c.line, opts); err != nil {
+		return err
+	}
+	stop := c.watch(ctx)
+	defer stop()
+	_, err = c.roundTripAs(ctx, "MAIL FROM", false, "")
+	return err
+}
+
+// Rcpt sends RCPT TO:<to> with the parameters of opts (nil: none), adding
+// a recipient to the transaction (RFC 5321 section 4.1.1.3). A refusal is an
+// *Error.
+func (c *Client) Rcpt(ctx context.Context, to string, opts *RcptOptions) error {
+	if err := checkAddress("RCPT TO", to, false); err != nil {
+		return err
+	}
+	if err := c.usable(ctx); err != nil {
+		return err
+	}
+	var err error
+	c.line = append(c.line[:0], "RCPT TO:<"...)
+	c.line = append(c.line, to...)
+	c.line = append(c.line, '>')
+	if c.line, err = c.appendRcptParams(c.line, opts); err != nil {
+		return err
+	}
+	stop := c.watch(ctx)
+	defer stop()
+	_, err = c.roundTripAs(ctx, "RCPT TO", false, "")
+	return err
+}
+
+// Data sends DATA and returns a writer for the message content (RFC 5321
+// section 4.1.1.4). The writer normalises line endings to CRLF and
+// dot-stuffs, as Send does; its Close sends the end of data and waits for
+// the reply: a refusal is an *Error, a connection lost meanwhile is
+// ErrDeliveryUnknown. ctx bounds every write and the wait in Close.
+func (c *Client) Data(ctx context.Context) (io.WriteCloser, error) {
+	if err := c.usable(ctx); err != nil {
+		return nil, err
+	}
+	stop := c.watch(ctx)
+	rep, err := c.roundTripAs(ctx, "DATA", false, "DATA")
+	if err == nil && rep.Code != 354 {
+		err = c.unexpected("DATA", rep, 354)
+	}
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	c.dw.reset(c.bw)
+	return &dataWriter{c: c, ctx: ctx, stop: stop}, nil
+}
+
+// dataWriter is the io.WriteCloser of Data.
+type dataWriter struct {
+	c      *Client
+	ctx    context.Context
+	stop   func() bool
+	closed bool
+}
+
+func (w *dataWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errNotDot
+	}
+	if err := w.c.usable(w.ctx); err != nil {
+		return 0, err
+	}
+	if err := w.c.writeContent(w.ctx, p, false); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (w *dataWriter) Close() error {
+	if w.closed {
+		return errNotDot
+	}
+	w.closed = true
+	defer w.stop()
+	if err := w.c.usable(w.ctx); err != nil {
+		return err
+	}
+	_, err := w.c.endData(w.ctx)
+	return err
+}
