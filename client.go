@@ -3,6 +3,7 @@ package smtp
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -26,6 +27,18 @@ const (
 type Options struct {
 	// Security says how the connection is encrypted; see Security.
 	Security Security
+	// TLSConfig configures TLS. It is cloned, never modified. Its
+	// ServerName defaults to the dialled host; MinVersion to TLS 1.2.
+	TLSConfig *tls.Config
+	// Pins, when set, accept the server only if the key of a certificate
+	// in its verified chain has one of these pins, in curl's
+	// --pinnedpubkey form "sha256//BASE64" (see Pin and PinVerifier). A
+	// malformed pin is an error at Dial.
+	Pins []string
+	// VerifyConnection is a verifier of the caller's, called after the
+	// chain and pin checks. Its error aborts the handshake: no SMTP byte
+	// is sent over that connection.
+	VerifyConnection func(tls.ConnectionState) error
 	// LocalName is the name sent with EHLO or HELO; default "localhost".
 	LocalName string
 	// Trace receives every protocol line and connection event; nil costs
@@ -61,6 +74,10 @@ type Client struct {
 	trace *Trace
 	ext   extensions
 
+	mode      Security    // resolved: never SecurityAuto
+	tlsConfig *tls.Config // nil in Plaintext mode
+	tlsState  *tls.ConnectionState
+
 	line    []byte // the command being built, reused
 	copyBuf []byte // streams a message, made on first use
 
@@ -80,8 +97,14 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
 		return nil, errInput("dial %q: %v", addr, err)
+	}
+	mode := secureMode(o.Security, port)
+	cfg, err := o.tlsConfigFor(mode, host)
+	if err != nil {
+		return nil, err
 	}
 	var dialer interface {
 		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
@@ -95,18 +118,25 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, &opError{command: "connect", err: err}
 	}
-	return newClient(ctx, conn, o)
+	return newClient(ctx, conn, o, mode, cfg)
 }
 
 // NewClient does what Dial does over a connection the caller established (a
-// proxy, net.Pipe in a test). On failure it closes conn.
+// proxy, net.Pipe in a test). The TLS server name then comes from
+// opts.TLSConfig.ServerName, and SecurityAuto means StartTLS. On failure it
+// closes conn.
 func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, error) {
 	o, err := opts.normalize()
+	mode := secureMode(o.Security, "")
+	var cfg *tls.Config
+	if err == nil {
+		cfg, err = o.tlsConfigFor(mode, "")
+	}
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	return newClient(ctx, conn, o)
+	return newClient(ctx, conn, o, mode, cfg)
 }
 
 // SendMail is Dial, Send and Quit for one message. A failed QUIT after the
@@ -143,9 +173,21 @@ func (opts *Options) normalize() (Options, error) {
 	return o, nil
 }
 
+// tlsConfigFor is the TLS configuration of a connection in mode to host,
+// nil in Plaintext mode.
+func (o *Options) tlsConfigFor(mode Security, host string) (*tls.Config, error) {
+	switch mode {
+	case StartTLS, StartTLSOptional, ImplicitTLS:
+		return o.tlsConfig(host)
+	case Plaintext:
+		return nil, nil
+	}
+	return nil, errInput("unknown Options.Security %v", mode)
+}
+
 // newClient runs the opening of a session over conn.
-func newClient(ctx context.Context, conn net.Conn, o Options) (*Client, error) {
-	c := &Client{conn: conn, opts: o, trace: o.Trace}
+func newClient(ctx context.Context, conn net.Conn, o Options, mode Security, cfg *tls.Config) (*Client, error) {
+	c := &Client{conn: conn, opts: o, trace: o.Trace, mode: mode, tlsConfig: cfg}
 	c.bw = bufio.NewWriter(conn)
 	c.rr.r = bufio.NewReader(conn)
 	if c.trace != nil && c.trace.LineReceived != nil {
@@ -158,10 +200,16 @@ func newClient(ctx context.Context, conn net.Conn, o Options) (*Client, error) {
 	return c, nil
 }
 
-// open reads the greeting and says hello.
+// open reads the greeting (after the handshake, in ImplicitTLS mode),
+// says hello, and secures the connection as the mode says.
 func (c *Client) open(ctx context.Context) error {
 	stop := c.watch(ctx)
 	defer stop()
+	if c.mode == ImplicitTLS {
+		if err := c.handshake(ctx); err != nil {
+			return err
+		}
+	}
 	rep, err := c.readReply(ctx, "greeting", true, c.timeout())
 	if err != nil {
 		return err

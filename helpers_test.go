@@ -2,6 +2,8 @@ package smtp
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"strings"
 	"testing"
 	"time"
@@ -58,4 +60,8 @@ func finish(t *testing.T, c *Client, srv *peer.Server) *peer.Result {
 		t.Errorf("peer: %v", err)
 	}
 	return res[0]
+}
+
+func pemOf(cert *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
 }

@@ -1,5 +1,7 @@
 package smtp
 
+import "crypto/tls"
+
 // Trace receives every protocol line and connection event of a Client, in
 // the order they happen on the wire, the way net/http/httptrace reports an
 // HTTP request. Any field may be nil, and a nil *Trace costs nothing.
@@ -12,6 +14,12 @@ type Trace struct {
 	ConnectStart func(network, addr string)
 	// ConnectDone is called when the connection is made, or failed with err.
 	ConnectDone func(network, addr string, err error)
+	// TLSHandshakeStart is called before the TLS handshake, with the name
+	// the certificate is checked against.
+	TLSHandshakeStart func(serverName string)
+	// TLSHandshakeDone is called after the handshake with its outcome: the
+	// negotiated state, or err when it failed.
+	TLSHandshakeDone func(state tls.ConnectionState, err error)
 	// LineSent is called with every command line, without its CRLF. The
 	// message content is not traced line by line: see DataDone.
 	LineSent func(line string)
@@ -34,6 +42,18 @@ func (t *Trace) connectStart(network, addr string) {
 func (t *Trace) connectDone(network, addr string, err error) {
 	if t != nil && t.ConnectDone != nil {
 		t.ConnectDone(network, addr, err)
+	}
+}
+
+func (t *Trace) tlsHandshakeStart(serverName string) {
+	if t != nil && t.TLSHandshakeStart != nil {
+		t.TLSHandshakeStart(serverName)
+	}
+}
+
+func (t *Trace) tlsHandshakeDone(state tls.ConnectionState, err error) {
+	if t != nil && t.TLSHandshakeDone != nil {
+		t.TLSHandshakeDone(state, err)
 	}
 }
 

@@ -8,6 +8,7 @@ package peer
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +22,7 @@ type Step struct {
 	kind  stepKind
 	text  string
 	delay time.Duration
+	tls   *tls.Config
 }
 
 type stepKind int
@@ -32,7 +34,8 @@ const (
 	stepClose                  // close the connection
 	stepHang                   // stop answering until the client goes away
 	stepSleep                  // wait a while
-	stepStartTLS
+	stepStartTLS               // server side of a TLS handshake
+	stepExpectClose            // the client must close without sending a byte
 )
 
 // Send writes lines to the client in one write, each ended with CRLF.
@@ -55,6 +58,14 @@ func Close() Step { return Step{kind: stepClose} }
 
 // Hang stops answering and waits until the client closes the connection.
 func Hang() Step { return Step{kind: stepHang} }
+
+// StartTLS runs the server side of a TLS handshake with cfg; later steps
+// speak over TLS. A failed handshake ends the script, recorded in Result.TLSErr.
+func StartTLS(cfg *tls.Config) Step { return Step{kind: stepStartTLS, tls: cfg} }
+
+// ExpectClose requires the client to close the connection without sending
+// another byte.
+func ExpectClose() Step { return Step{kind: stepExpectClose} }
 
 // Sleep waits d before the next step.
 func Sleep(d time.Duration) Step { return Step{kind: stepSleep, delay: d} }
@@ -109,6 +120,8 @@ type Result struct {
 	Data [][]byte
 	// Err is the first deviation from the script, or nil.
 	Err error
+	// TLSErr is the error of a failed StartTLS step.
+	TLSErr error
 }
 
 // Server runs a script on every connection it accepts, one at a time.
@@ -126,6 +139,18 @@ func New(scripts ...[]Step) *Server {
 	if err != nil {
 		panic(err)
 	}
+	return serve(ln, scripts)
+}
+
+// NewTLS is New for implicit TLS: each connection starts with a handshake.
+func NewTLS(cfg *tls.Config, scripts ...[]Step) *Server {
+	for i := range scripts {
+		scripts[i] = append([]Step{StartTLS(cfg)}, scripts[i]...)
+	}
+	return New(scripts...)
+}
+
+func serve(ln net.Listener, scripts [][]Step) *Server {
 	s := &Server{ln: ln, scripts: scripts, done: make(chan struct{})}
 	go s.serve()
 	return s
@@ -184,7 +209,7 @@ func (c *recorder) Read(p []byte) (int, error) {
 }
 
 func run(conn net.Conn, script []Step, r *Result, mu *sync.Mutex) {
-	defer conn.Close()
+	defer func() { conn.Close() }()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(&recorder{Conn: conn, r: r, mu: mu})
 	fail := func(format string, args ...any) {
@@ -222,6 +247,27 @@ func run(conn net.Conn, script []Step, r *Result, mu *sync.Mutex) {
 			mu.Lock()
 			r.Data = append(r.Data, data)
 			mu.Unlock()
+		case stepStartTLS:
+			tc := tls.Server(conn, st.tls)
+			if err := tc.Handshake(); err != nil {
+				mu.Lock()
+				r.TLSErr = err
+				mu.Unlock()
+				return
+			}
+			conn = tc
+			br = bufio.NewReader(&recorder{Conn: tc, r: r, mu: mu})
+		case stepExpectClose:
+			if n := br.Buffered(); n > 0 {
+				fail("step %d: want the client to close, got %d more bytes", i, n)
+				return
+			}
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var one [1]byte
+			if n, err := conn.Read(one[:]); n > 0 || err != io.EOF {
+				fail("step %d: want the client to close, got %d bytes, %v", i, n, err)
+			}
+			return
 		case stepClose:
 			return
 		case stepHang:
