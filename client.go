@@ -39,6 +39,13 @@ type Options struct {
 	// chain and pin checks. Its error aborts the handshake: no SMTP byte
 	// is sent over that connection.
 	VerifyConnection func(tls.ConnectionState) error
+	// Auth, when set, authenticates right after the (post-TLS) EHLO; see
+	// PasswordAuth, OAuth2Auth and SASLAuth.
+	Auth Auth
+	// AllowInsecureAuth allows mechanisms that reveal the secret (PLAIN,
+	// LOGIN, bearer tokens) on a connection that is not encrypted. Leave
+	// it off unless the network is trusted (a test server on loopback).
+	AllowInsecureAuth bool
 	// LocalName is the name sent with EHLO or HELO; default "localhost".
 	LocalName string
 	// Trace receives every protocol line and connection event; nil costs
@@ -220,7 +227,17 @@ func (c *Client) open(ctx context.Context) error {
 	if err := c.hello(ctx); err != nil {
 		return err
 	}
-	return c.secure(ctx)
+	if err := c.secure(ctx); err != nil {
+		return err
+	}
+	if c.opts.Auth == nil {
+		return nil
+	}
+	sc, err := c.opts.Auth.mechanism(c)
+	if err != nil {
+		return err
+	}
+	return c.authenticate(ctx, sc)
 }
 
 // hello sends EHLO, or HELO when the server refuses EHLO with a permanent

@@ -1,0 +1,446 @@
+package smtp
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/emersion/go-sasl"
+	"github.com/xdg-go/scram"
+)
+
+// Auth is a way to authenticate (RFC 4954). Make one with PasswordAuth,
+// OAuth2Auth or SASLAuth, and pass it in Options.Auth or to Client.Auth.
+type Auth interface {
+	// mechanism picks the SASL client for the server's offer on c.
+	mechanism(c *Client) (sasl.Client, error)
+}
+
+// ErrInsecureAuth: the only mechanisms left would reveal the secret on a
+// connection that is not encrypted. Secure the connection, or set
+// Options.AllowInsecureAuth.
+var ErrInsecureAuth = errors.New("smtp: AUTH would reveal the secret over an unencrypted connection")
+
+// ErrAuthNotOffered: the server does not offer AUTH, or none of the
+// mechanisms this Auth can use.
+var ErrAuthNotOffered = errors.New("smtp: the server offers no usable AUTH mechanism")
+
+// The mechanisms PasswordAuth may use, strongest first. The ones that send
+// the password itself need TLS (or AllowInsecureAuth).
+var passwordMechanisms = []struct {
+	name      string
+	revealing bool
+}{
+	{"SCRAM-SHA-256", false},
+	{"SCRAM-SHA-1", false},
+	{"PLAIN", true},
+	{"LOGIN", true},
+	{"CRAM-MD5", false},
+}
+
+// PasswordAuth authenticates with a user name and password, with the
+// strongest mechanism the server offers after TLS: SCRAM-SHA-256,
+// SCRAM-SHA-1, PLAIN, LOGIN, then CRAM-MD5. Over an unencrypted connection
+// only SCRAM and CRAM-MD5 are used, unless Options.AllowInsecureAuth is set;
+// otherwise it fails with ErrInsecureAuth before any secret is sent.
+func PasswordAuth(username, password string) Auth {
+	return &passwordAuth{username: username, password: password}
+}
+
+type passwordAuth struct{ username, password string }
+
+func (a *passwordAuth) mechanism(c *Client) (sasl.Client, error) {
+	offered := c.authMechanisms()
+	var refused []string
+	for _, m := range passwordMechanisms {
+		if !offered[m.name] {
+			continue
+		}
+		if m.revealing && !c.secretsAllowed() {
+			refused = append(refused, m.name)
+			continue
+		}
+		return a.client(m.name)
+	}
+	return nil, c.noMechanism(refused)
+}
+
+func (a *passwordAuth) client(mech string) (sasl.Client, error) {
+	switch mech {
+	case "SCRAM-SHA-256":
+		return newSCRAM(scram.SHA256, mech, a.username, a.password, nil)
+	case "SCRAM-SHA-1":
+		return newSCRAM(scram.SHA1, mech, a.username, a.password, nil)
+	case "PLAIN":
+		return sasl.NewPlainClient("", a.username, a.password), nil
+	case "LOGIN":
+		return newLoginClient(a.username, a.password), nil
+	}
+	return &cramMD5Client{username: a.username, password: a.password}, nil
+}
+
+// OAuth2Auth authenticates with an OAuth 2.0 bearer token: OAUTHBEARER
+// (RFC 7628) when the server offers it, else XOAUTH2 (the form of Gmail and
+// Microsoft 365). A token is a secret: it is sent only over TLS, unless
+// Options.AllowInsecureAuth is set. A refusal is an error holding the
+// server's *Error and the JSON status it sent.
+func OAuth2Auth(username, token string) Auth {
+	return &oauth2Auth{username: username, token: token}
+}
+
+type oauth2Auth struct{ username, token string }
+
+func (a *oauth2Auth) mechanism(c *Client) (sasl.Client, error) {
+	offered := c.authMechanisms()
+	for _, mech := range []string{"OAUTHBEARER", "XOAUTH2"} {
+		if !offered[mech] {
+			continue
+		}
+		if !c.secretsAllowed() {
+			return nil, c.noMechanism([]string{mech})
+		}
+		if mech == "OAUTHBEARER" {
+			return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: a.username, Token: a.token}), nil
+		}
+		return &xoauth2Client{username: a.username, token: a.token}, nil
+	}
+	return nil, c.noMechanism(nil)
+}
+
+// SASLAuth authenticates with any github.com/emersion/go-sasl client, as
+// it is. Its mechanism must be offered by the server; PLAIN and LOGIN are
+// refused over an unencrypted connection unless Options.AllowInsecureAuth
+// is set.
+func SASLAuth(c sasl.Client) Auth { return &saslAuth{c: c} }
+
+type saslAuth struct{ c sasl.Client }
+
+func (a *saslAuth) mechanism(c *Client) (sasl.Client, error) {
+	mech, ir, err := a.c.Start()
+	if err != nil {
+		return nil, fmt.Errorf("smtp: AUTH: %w", err)
+	}
+	if !c.authMechanisms()[strings.ToUpper(mech)] {
+		return nil, c.noMechanism(nil)
+	}
+	if (mech == sasl.Plain || mech == sasl.Login) && !c.secretsAllowed() {
+		return nil, c.noMechanism([]string{mech})
+	}
+	return &startedClient{Client: a.c, mech: mech, ir: ir}, nil
+}
+
+// startedClient replays a Start that already ran.
+type startedClient struct {
+	sasl.Client
+	mech string
+	ir   []byte
+}
+
+func (s *startedClient) Start() (string, []byte, error) { return s.mech, s.ir, nil }
+
+func (s *startedClient) verify() error {
+	if v, ok := s.Client.(interface{ verify() error }); ok {
+		return v.verify()
+	}
+	return nil
+}
+
+// authMechanisms is the set of mechanisms of the last EHLO's AUTH line.
+func (c *Client) authMechanisms() map[string]bool {
+	set := map[string]bool{}
+	for _, m := range strings.Fields(c.ext["AUTH"]) {
+		set[strings.ToUpper(m)] = true
+	}
+	return set
+}
+
+// secretsAllowed reports whether a mechanism that reveals the secret may
+// run: over TLS, or when the caller allowed it.
+func (c *Client) secretsAllowed() bool {
+	return c.tlsState != nil || c.opts.AllowInsecureAuth
+}
+
+// noMechanism explains why no mechanism could be used; refused are the
+// ones offered but left out because the connection is not encrypted.
+func (c *Client) noMechanism(refused []string) error {
+	offered := c.ext["AUTH"]
+	if len(refused) > 0 {
+		return fmt.Errorf("%w: the server offers %s, and %s would be sent readable by anyone on the path; "+
+			"encrypt the connection (Options.Security: StartTLS or ImplicitTLS), or set Options.AllowInsecureAuth if this network is trusted",
+			ErrInsecureAuth, offered, strings.Join(refused, " and "))
+	}
+	if _, ok := c.ext["AUTH"]; !ok {
+		if c.tlsState == nil && c.ext.has("STARTTLS") {
+			return fmt.Errorf("%w: the server offers AUTH only after STARTTLS (Options.Security)", ErrAuthNotOffered)
+		}
+		return fmt.Errorf("%w: the server does not offer AUTH", ErrAuthNotOffered)
+	}
+	return fmt.Errorf("%w: the server offers %s", ErrAuthNotOffered, offered)
+}
+
+// Auth authenticates with a (RFC 4954). Dial does it when Options.Auth is
+// set; call Auth to do it later. A refusal (432, 454, 534, 535, 538…) is an
+// *Error whose Command is "AUTH"; a second AUTH gets the server's own 503.
+// The client's responses are never traced nor put in an error: the Trace
+// sees "[redacted]".
+func (c *Client) Auth(ctx context.Context, a Auth) error {
+	if a == nil {
+		return errInput("nil Auth")
+	}
+	if err := c.usable(ctx); err != nil {
+		return err
+	}
+	sc, err := a.mechanism(c)
+	if err != nil {
+		return err
+	}
+	stop := c.watch(ctx)
+	defer stop()
+	return c.authenticate(ctx, sc)
+}
+
+// authenticate runs the SASL exchange of RFC 4954 section 4.
+func (c *Client) authenticate(ctx context.Context, sc sasl.Client) error {
+	mech, ir, err := sc.Start()
+	if err != nil {
+		return fmt.Errorf("smtp: AUTH: %w", err)
+	}
+	c.line = append(c.line[:0], "AUTH "...)
+	c.line = append(c.line, mech...)
+	traced := string(c.line)
+	if ir != nil {
+		c.line = append(c.line, ' ')
+		c.line = appendBase64(c.line, ir)
+		traced += " [redacted]"
+	}
+	if err := c.sendSecret(ctx, traced); err != nil {
+		return err
+	}
+	var failure error // why the mechanism gave up, told by the server
+	for {
+		rep, err := c.readReply(ctx, "AUTH", true, c.timeout())
+		if err != nil {
+			return err
+		}
+		switch {
+		case rep.Code == 235:
+			if v, ok := sc.(interface{ verify() error }); ok {
+				if err := v.verify(); err != nil {
+					return fmt.Errorf("smtp: AUTH %s: %w", mech, err)
+				}
+			}
+			return nil
+		case rep.Code != 334 || failure != nil:
+			return c.authRefused(mech, rep, failure)
+		}
+		challenge, err := base64.StdEncoding.DecodeString(rep.Message)
+		var resp []byte
+		if err == nil {
+			resp, err = sc.Next(challenge)
+		}
+		switch {
+		case err == nil:
+			c.line = appendBase64(c.line[:0], resp)
+		case isFailureChallenge(err):
+			// OAUTHBEARER and XOAUTH2 report failure in a challenge; the
+			// client answers with a dummy response to hear the final reply.
+			failure = err
+			c.line = appendBase64(c.line[:0], dummyResponse(mech))
+		default:
+			// Cancel (RFC 4954 section 4), hear the reply, report our cause.
+			c.line = append(c.line[:0], '*')
+			if err2 := c.sendSecret(ctx, "*"); err2 != nil {
+				return err2
+			}
+			if _, err2 := c.readReply(ctx, "AUTH", false, c.timeout()); err2 != nil {
+				return err2
+			}
+			return fmt.Errorf("smtp: AUTH %s cancelled: %w", mech, err)
+		}
+		if err := c.sendSecret(ctx, "[redacted]"); err != nil {
+			return err
+		}
+	}
+}
+
+// sendSecret sends c.line, traced as traced, and flushes.
+func (c *Client) sendSecret(ctx context.Context, traced string) error {
+	for _, b := range c.line {
+		if b == '\r' || b == '\n' || b == 0 {
+			return errInput("AUTH: mechanism name holds CR, LF or NUL")
+		}
+	}
+	c.bw.Write(c.line)
+	c.bw.WriteString("\r\n")
+	if c.trace != nil && c.trace.LineSent != nil {
+		c.trace.LineSent(traced)
+	}
+	return c.flush(ctx, "AUTH")
+}
+
+// authRefused is the error of a failed exchange: the server's *Error, and
+// the mechanism's own account of the failure when it gave one.
+func (c *Client) authRefused(mech string, rep Reply, failure error) error {
+	var e error
+	if rep.Code >= 400 {
+		e = c.replyError("AUTH", rep)
+	} else {
+		e = c.unexpected("AUTH", rep, 235)
+	}
+	if failure == nil {
+		return e
+	}
+	return &authError{mech: mech, reply: e, failure: failure}
+}
+
+// authError is a refused AUTH with the mechanism's failure detail, such as
+// the JSON status of OAUTHBEARER.
+type authError struct {
+	mech    string
+	reply   error
+	failure error
+}
+
+func (e *authError) Error() string {
+	return fmt.Sprintf("%v (%s: %v)", e.reply, e.mech, e.failure)
+}
+func (e *authError) Unwrap() []error { return []error{e.reply, e.failure} }
+
+// isFailureChallenge reports an error that a bearer-token mechanism made of
+// the server's failure challenge.
+func isFailureChallenge(err error) bool {
+	var ob *sasl.OAuthBearerError
+	var xo *xoauth2Error
+	return errors.As(err, &ob) || errors.As(err, &xo)
+}
+
+// dummyResponse is what a bearer-token mechanism answers to a failure
+// challenge: %x01 for OAUTHBEARER (RFC 7628 section 3.2.3), nothing for
+// XOAUTH2.
+func dummyResponse(mech string) []byte {
+	if mech == sasl.OAuthBearer {
+		return []byte{1}
+	}
+	return []byte{}
+}
+
+// appendBase64 appends the base64 of p, or "=" for an empty p (RFC 4954
+// section 4: an empty initial response).
+func appendBase64(b, p []byte) []byte {
+	if len(p) == 0 {
+		return append(b, '=')
+	}
+	return base64.StdEncoding.AppendEncode(b, p)
+}
+
+// loginClient is LOGIN on go-sasl's client, answering the user name to the
+// first prompt and the password to the second whatever their wording
+// ("VXNlcm5hbWU6", "Username:", or nothing), as servers differ.
+type loginClient struct {
+	inner    sasl.Client
+	username []byte
+	step     int
+}
+
+func newLoginClient(username, password string) sasl.Client {
+	return &loginClient{inner: sasl.NewLoginClient(username, password), username: []byte(username)}
+}
+
+func (l *loginClient) Start() (string, []byte, error) {
+	mech, _, err := l.inner.Start()
+	return mech, nil, err
+}
+
+func (l *loginClient) Next(challenge []byte) ([]byte, error) {
+	l.step++
+	switch l.step {
+	case 1:
+		return l.username, nil
+	case 2:
+		return l.inner.Next([]byte("Password:"))
+	}
+	return nil, sasl.ErrUnexpectedServerChallenge
+}
+
+// cramMD5Client is CRAM-MD5 (RFC 2195): the user name and the keyed MD5 of
+// the server's challenge, so the password itself never crosses the wire.
+type cramMD5Client struct{ username, password string }
+
+func (a *cramMD5Client) Start() (string, []byte, error) { return "CRAM-MD5", nil, nil }
+
+func (a *cramMD5Client) Next(challenge []byte) ([]byte, error) {
+	mac := hmac.New(md5.New, []byte(a.password))
+	mac.Write(challenge)
+	return fmt.Appendf(nil, "%s %s", a.username, hex.EncodeToString(mac.Sum(nil))), nil
+}
+
+// xoauth2Client is XOAUTH2, Google's and Microsoft's bearer-token
+// mechanism: the user and token in the initial response; a JSON status in
+// a challenge on failure.
+type xoauth2Client struct{ username, token string }
+
+func (a *xoauth2Client) Start() (string, []byte, error) {
+	return "XOAUTH2", []byte("user=" + a.username + "\x01auth=Bearer " + a.token + "\x01\x01"), nil
+}
+
+func (a *xoauth2Client) Next(challenge []byte) ([]byte, error) {
+	e := &xoauth2Error{raw: string(challenge)}
+	json.Unmarshal(challenge, e)
+	return nil, e
+}
+
+// xoauth2Error is the JSON status an XOAUTH2 server sends on failure.
+type xoauth2Error struct {
+	Status string `json:"status"`
+	Scope  string `json:"scope"`
+	raw    string
+}
+
+func (e *xoauth2Error) Error() string {
+	if e.Status == "" {
+		return "XOAUTH2 failure: " + e.raw
+	}
+	return "XOAUTH2 authentication error (" + e.Status + ")"
+}
+
+// scramClient is SCRAM (RFC 5802, RFC 7677) on github.com/xdg-go/scram. It
+// proves the password without sending it, and checks that the server knows
+// it too: a 235 before the server's proof is refused.
+type scramClient struct {
+	mech string
+	conv *scram.ClientConversation
+}
+
+func newSCRAM(hash scram.HashGeneratorFcn, mech, username, password string, nonce func() string) (*scramClient, error) {
+	client, err := hash.NewClient(username, password, "")
+	if err != nil {
+		return nil, fmt.Errorf("smtp: AUTH %s: %w", mech, err)
+	}
+	if nonce != nil {
+		client = client.WithNonceGenerator(nonce)
+	}
+	return &scramClient{mech: mech, conv: client.NewConversation()}, nil
+}
+
+func (s *scramClient) Start() (string, []byte, error) {
+	first, err := s.conv.Step("")
+	return s.mech, []byte(first), err
+}
+
+func (s *scramClient) Next(challenge []byte) ([]byte, error) {
+	resp, err := s.conv.Step(string(challenge))
+	return []byte(resp), err
+}
+
+func (s *scramClient) verify() error {
+	if !s.conv.Valid() {
+		return errors.New("the server did not prove it knows the password (no valid SCRAM server signature)")
+	}
+	return nil
+}
