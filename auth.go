@@ -278,8 +278,8 @@ func (c *Client) sendSecret(ctx context.Context, traced string) error {
 	}
 	c.bw.Write(c.line)
 	c.bw.WriteString("\r\n")
-	if c.trace != nil && c.trace.LineSent != nil {
-		c.trace.LineSent(traced)
+	if c.trace != nil {
+		c.lineSent(traced)
 	}
 	return c.flush(ctx, "AUTH")
 }

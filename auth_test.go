@@ -55,7 +55,9 @@ func TestAuthVectors(t *testing.T) {
 		{"RFC 7628 OAUTHBEARER", func() Auth { return OAuth2Auth("user@example.com", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==") }, "OAUTHBEARER XOAUTH2",
 			"C: AUTH OAUTHBEARER " + b64("n,a=user@example.com,\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01") + "\n" +
 				"S: 235 2.7.0 Ok\n"},
-		{"XOAUTH2", func() Auth { return OAuth2Auth("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg") }, "XOAUTH2 PLAIN",
+		{"XOAUTH2", func() Auth {
+			return OAuth2Auth("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg")
+		}, "XOAUTH2 PLAIN",
 			"C: AUTH XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==\n" +
 				"S: 235 2.7.0 Accepted\n"},
 		{"LOGIN, classic prompts", func() Auth { return PasswordAuth("tim", "tanstaaf") }, "LOGIN",

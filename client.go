@@ -82,8 +82,11 @@ type Client struct {
 	ext   extensions
 
 	mode      Security    // resolved: never SecurityAuto
+	host      string      // the dialled host; "" in NewClient
 	tlsConfig *tls.Config // nil in Plaintext mode
 	tlsState  *tls.ConnectionState
+	pins      *pinSet // nil when Options.Pins is empty
+	id        int64   // the connection's number within its Trace
 
 	line    []byte // the command being built, reused
 	copyBuf []byte // streams a message, made on first use
@@ -100,32 +103,31 @@ type Client struct {
 // sends EHLO again after STARTTLS. A refused greeting or command is an
 // *Error; a network failure names the step it happened in.
 func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
-	o, err := opts.normalize()
-	if err != nil {
-		return nil, err
-	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, errInput("dial %q: %v", addr, err)
 	}
-	mode := secureMode(o.Security, port)
-	cfg, err := o.tlsConfigFor(mode, host)
+	c, err := prepare(opts, host, port)
 	if err != nil {
 		return nil, err
 	}
 	var dialer interface {
 		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 	} = &net.Dialer{}
-	if o.Dialer != nil {
-		dialer = o.Dialer
+	if c.opts.Dialer != nil {
+		dialer = c.opts.Dialer
 	}
-	o.Trace.connectStart("tcp", addr)
+	c.emit(Event{Kind: EventConnectStart, Network: "tcp", Addr: addr})
 	conn, err := dialer.DialContext(ctx, "tcp", addr)
-	o.Trace.connectDone("tcp", addr, err)
+	ev := Event{Kind: EventConnectDone, Network: "tcp", Addr: addr, Err: err}
+	if err == nil {
+		ev.RemoteAddr = conn.RemoteAddr().String()
+	}
+	c.emit(ev)
 	if err != nil {
 		return nil, &opError{command: "connect", err: err}
 	}
-	return newClient(ctx, conn, o, mode, cfg)
+	return c.start(ctx, conn)
 }
 
 // NewClient does what Dial does over a connection the caller established (a
@@ -133,17 +135,12 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 // opts.TLSConfig.ServerName, and SecurityAuto means StartTLS. On failure it
 // closes conn.
 func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, error) {
-	o, err := opts.normalize()
-	mode := secureMode(o.Security, "")
-	var cfg *tls.Config
-	if err == nil {
-		cfg, err = o.tlsConfigFor(mode, "")
-	}
+	c, err := prepare(opts, "", "")
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	return newClient(ctx, conn, o, mode, cfg)
+	return c.start(ctx, conn)
 }
 
 // SendMail is Dial, Send and Quit for one message. A failed QUIT after the
@@ -180,25 +177,38 @@ func (opts *Options) normalize() (Options, error) {
 	return o, nil
 }
 
-// tlsConfigFor is the TLS configuration of a connection in mode to host,
-// nil in Plaintext mode.
-func (o *Options) tlsConfigFor(mode Security, host string) (*tls.Config, error) {
-	switch mode {
-	case StartTLS, StartTLSOptional, ImplicitTLS:
-		return o.tlsConfig(host)
-	case Plaintext:
-		return nil, nil
+// prepare makes a Client, not yet connected, for a server host on port
+// ("" when unknown): options checked and copied, security mode resolved,
+// TLS configured. Everything that can be refused is refused here, before a
+// connection is made.
+func prepare(opts *Options, host, port string) (*Client, error) {
+	o, err := opts.normalize()
+	if err != nil {
+		return nil, err
 	}
-	return nil, errInput("unknown Options.Security %v", mode)
+	c := &Client{opts: o, trace: o.Trace, mode: secureMode(o.Security, port), host: host}
+	switch c.mode {
+	case StartTLS, StartTLSOptional, ImplicitTLS:
+		if c.tlsConfig, err = c.newTLSConfig(); err != nil {
+			return nil, err
+		}
+	case Plaintext:
+	default:
+		return nil, errInput("unknown Options.Security %v", c.mode)
+	}
+	if c.trace != nil {
+		c.id = c.trace.conns.Add(1) - 1
+	}
+	return c, nil
 }
 
-// newClient runs the opening of a session over conn.
-func newClient(ctx context.Context, conn net.Conn, o Options, mode Security, cfg *tls.Config) (*Client, error) {
-	c := &Client{conn: conn, opts: o, trace: o.Trace, mode: mode, tlsConfig: cfg}
+// start runs the opening of a session over conn.
+func (c *Client) start(ctx context.Context, conn net.Conn) (*Client, error) {
+	c.conn = conn
 	c.bw = bufio.NewWriter(conn)
 	c.rr.r = bufio.NewReader(conn)
-	if c.trace != nil && c.trace.LineReceived != nil {
-		c.rr.onLine = func(line []byte) { c.trace.LineReceived(string(line)) }
+	if c.trace != nil && (c.trace.LineReceived != nil || c.trace.Event != nil) {
+		c.rr.onLine = func(line []byte) { c.lineReceived(line) }
 	}
 	if err := c.open(ctx); err != nil {
 		c.shut(err)
@@ -313,7 +323,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	err := c.conn.Close()
-	c.trace.closed(nil)
+	c.emit(Event{Kind: EventClosed})
 	return err
 }
 
@@ -382,8 +392,8 @@ func (c *Client) writeLine(line []byte) error {
 	}
 	c.bw.Write(line)
 	c.bw.WriteString("\r\n")
-	if c.trace != nil && c.trace.LineSent != nil {
-		c.trace.LineSent(string(line))
+	if c.trace != nil {
+		c.lineSent(string(line))
 	}
 	return nil
 }
@@ -515,7 +525,7 @@ func (c *Client) shut(err error) {
 	}
 	if !c.closed.Swap(true) {
 		c.conn.Close()
-		c.trace.closed(err)
+		c.emit(Event{Kind: EventClosed, Err: err})
 	}
 }
 

@@ -81,8 +81,12 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 		return r, err
 	}
 	if r.Reply, err = c.content(ctx, msg, deny8bit); err != nil {
+		if c.err == nil {
+			c.emit(Event{Kind: EventIdle})
+		}
 		return nil, err
 	}
+	c.emit(Event{Kind: EventIdle})
 	return r, nil
 }
 
@@ -278,7 +282,9 @@ func (c *Client) endData(ctx context.Context) (Reply, error) {
 	if err := c.flush(ctx, "DATA"); err != nil {
 		return Reply{}, err
 	}
-	c.trace.dataDone(n)
+	if c.trace != nil {
+		c.emit(Event{Kind: EventDataDone, Size: n})
+	}
 	rep, err := c.readReply(ctx, cmdEndOfData, true, c.dataTimeout())
 	if err != nil {
 		return Reply{}, &unknownDeliveryError{cause: err}

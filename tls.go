@@ -98,18 +98,19 @@ func secureMode(s Security, port string) Security {
 	return StartTLS
 }
 
-// tlsConfig builds the tls.Config of a connection to host: a clone of the
-// caller's, never the caller's own, with ServerName, MinVersion TLS 1.2,
-// and a VerifyConnection that checks pins and calls the caller's verifiers.
-func (o *Options) tlsConfig(host string) (*tls.Config, error) {
+// newTLSConfig builds the tls.Config of the connection: a clone of the
+// caller's, never the caller's own, with ServerName (default: the dialled
+// host), MinVersion TLS 1.2, and a VerifyConnection that checks the pins,
+// then calls Options.VerifyConnection and the caller's own verifier.
+func (c *Client) newTLSConfig() (*tls.Config, error) {
 	var cfg *tls.Config
-	if o.TLSConfig != nil {
-		cfg = o.TLSConfig.Clone()
+	if c.opts.TLSConfig != nil {
+		cfg = c.opts.TLSConfig.Clone()
 	} else {
 		cfg = &tls.Config{}
 	}
 	if cfg.ServerName == "" {
-		cfg.ServerName = host
+		cfg.ServerName = c.host
 	}
 	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 		return nil, errInput("TLS needs a server name: set Options.TLSConfig.ServerName")
@@ -117,16 +118,22 @@ func (o *Options) tlsConfig(host string) (*tls.Config, error) {
 	if cfg.MinVersion == 0 {
 		cfg.MinVersion = tls.VersionTLS12
 	}
-	var pinned func(tls.ConnectionState) error
-	if len(o.Pins) > 0 {
+	if len(c.opts.Pins) > 0 {
 		var err error
-		if pinned, err = PinVerifier(o.Pins...); err != nil {
+		if c.pins, err = parsePins(c.opts.Pins...); err != nil {
 			return nil, err
 		}
 	}
-	verifiers := []func(tls.ConnectionState) error{pinned, o.VerifyConnection, cfg.VerifyConnection}
+	callers := []func(tls.ConnectionState) error{c.opts.VerifyConnection, cfg.VerifyConnection}
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		for _, v := range verifiers {
+		if c.pins != nil {
+			check := c.pins.check(cs)
+			c.emit(Event{Kind: EventPinCheck, Pin: &check})
+			if check.Err != nil {
+				return check.Err
+			}
+		}
+		for _, v := range callers {
 			if v != nil {
 				if err := v(cs); err != nil {
 					return err
@@ -186,11 +193,20 @@ func (c *Client) handshake(ctx context.Context) error {
 	if err := c.setDeadline(ctx, c.timeout()); err != nil {
 		return c.fail(ctx, "TLS handshake", err)
 	}
-	tc := tls.Client(c.conn, c.tlsConfig)
-	c.trace.tlsHandshakeStart(c.tlsConfig.ServerName)
+	raw := c.conn
+	var records *recordConn
+	if c.trace != nil && c.trace.TLSRecords && c.trace.Event != nil {
+		records = &recordConn{Conn: raw, c: c}
+		raw = records
+	}
+	tc := tls.Client(raw, c.tlsConfig)
+	c.emit(Event{Kind: EventTLSHandshakeStart, ServerName: c.tlsConfig.ServerName})
 	err := tc.HandshakeContext(ctx)
+	if records != nil {
+		records.stop()
+	}
 	state := tc.ConnectionState()
-	c.trace.tlsHandshakeDone(state, err)
+	c.emit(Event{Kind: EventTLSHandshakeDone, ServerName: c.tlsConfig.ServerName, TLS: &state, Err: err})
 	if err != nil {
 		if c.closed.Load() || ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded) {
 			return c.fail(ctx, "TLS handshake", err)
@@ -275,6 +291,68 @@ func Pin(cert *x509.Certificate) string {
 	return "sha256//" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
+// PinCheck is the outcome of checking a server's chain against pins.
+type PinCheck struct {
+	// Matched is the pin that matched, "" when none did.
+	Matched string
+	// Depth is where the matching key sits: 0 the server's own
+	// certificate, 1 the CA that signed it, and so on.
+	Depth int
+	// Cert is the certificate whose key matched.
+	Cert *x509.Certificate
+	// Err is the mismatch, matching ErrPinMismatch; nil on a match.
+	Err error
+}
+
+// pinSet is a parsed list of pins.
+type pinSet struct {
+	want map[string]bool
+	list []string
+}
+
+func parsePins(pins ...string) (*pinSet, error) {
+	ps := &pinSet{want: map[string]bool{}}
+	for _, p := range pins {
+		for _, one := range strings.Split(p, ";") {
+			one = strings.TrimSpace(one)
+			b64, ok := strings.CutPrefix(one, "sha256//")
+			if sum, err := base64.StdEncoding.DecodeString(b64); !ok || err != nil || len(sum) != sha256.Size {
+				return nil, errInput("malformed pin %q: want sha256// and the base64 of a SHA-256 digest (44 characters)", one)
+			}
+			if !ps.want[one] {
+				ps.want[one] = true
+				ps.list = append(ps.list, one)
+			}
+		}
+	}
+	if len(ps.list) == 0 {
+		return nil, errInput("no pin given")
+	}
+	return ps, nil
+}
+
+// check looks for a pinned key in the verified chains, or in the server's
+// own certificate alone when the chain was not verified.
+func (ps *pinSet) check(cs tls.ConnectionState) PinCheck {
+	chains := cs.VerifiedChains
+	if len(chains) == 0 && len(cs.PeerCertificates) > 0 {
+		chains = [][]*x509.Certificate{cs.PeerCertificates[:1]}
+	}
+	var got []string
+	for _, chain := range chains {
+		for depth, cert := range chain {
+			pin := Pin(cert)
+			if ps.want[pin] {
+				return PinCheck{Matched: pin, Depth: depth, Cert: cert}
+			}
+			if !contains(got, pin) {
+				got = append(got, pin)
+			}
+		}
+	}
+	return PinCheck{Err: &pinError{got: got, want: ps.list}}
+}
+
 // pinError is a chain in which no key matched a pin.
 type pinError struct {
 	got  []string
@@ -295,43 +373,11 @@ func (e *pinError) Is(target error) bool { return target == ErrPinMismatch }
 // server's own certificate counts: that is how a self-signed server is
 // pinned. A malformed pin is an error here, never a silent "no pin".
 func PinVerifier(pins ...string) (func(tls.ConnectionState) error, error) {
-	want := map[string]bool{}
-	var list []string
-	for _, p := range pins {
-		for _, one := range strings.Split(p, ";") {
-			one = strings.TrimSpace(one)
-			b64, ok := strings.CutPrefix(one, "sha256//")
-			if sum, err := base64.StdEncoding.DecodeString(b64); !ok || err != nil || len(sum) != sha256.Size {
-				return nil, errInput("malformed pin %q: want sha256// and the base64 of a SHA-256 digest (44 characters)", one)
-			}
-			if !want[one] {
-				want[one] = true
-				list = append(list, one)
-			}
-		}
+	ps, err := parsePins(pins...)
+	if err != nil {
+		return nil, err
 	}
-	if len(want) == 0 {
-		return nil, errInput("no pin given")
-	}
-	return func(cs tls.ConnectionState) error {
-		chains := cs.VerifiedChains
-		if len(chains) == 0 && len(cs.PeerCertificates) > 0 {
-			chains = [][]*x509.Certificate{cs.PeerCertificates[:1]}
-		}
-		var got []string
-		for _, chain := range chains {
-			for _, cert := range chain {
-				pin := Pin(cert)
-				if want[pin] {
-					return nil
-				}
-				if !contains(got, pin) {
-					got = append(got, pin)
-				}
-			}
-		}
-		return &pinError{got: got, want: list}
-	}, nil
+	return func(cs tls.ConnectionState) error { return ps.check(cs).Err }, nil
 }
 
 func contains(list []string, s string) bool {

@@ -28,14 +28,14 @@ type Step struct {
 type stepKind int
 
 const (
-	stepSend   stepKind = iota // write text as it is
-	stepExpect                 // read one line, it must be text + CRLF
-	stepData                   // read message content up to CRLF.CRLF
-	stepClose                  // close the connection
-	stepHang                   // stop answering until the client goes away
-	stepSleep                  // wait a while
-	stepStartTLS               // server side of a TLS handshake
-	stepExpectClose            // the client must close without sending a byte
+	stepSend        stepKind = iota // write text as it is
+	stepExpect                      // read one line, it must be text + CRLF
+	stepData                        // read message content up to CRLF.CRLF
+	stepClose                       // close the connection
+	stepHang                        // stop answering until the client goes away
+	stepSleep                       // wait a while
+	stepStartTLS                    // server side of a TLS handshake
+	stepExpectClose                 // the client must close without sending a byte
 )
 
 // Send writes lines to the client in one write, each ended with CRLF.
@@ -287,4 +287,22 @@ func run(conn net.Conn, script []Step, r *Result, mu *sync.Mutex) {
 	} else if err == nil {
 		fail("after the script: unexpected %q", line)
 	}
+}
+
+// Describe renders a step as a transcript line or lines ("S: …", "C: …"),
+// for tests that compare a trace with a script.
+func Describe(st Step) string {
+	switch st.kind {
+	case stepSend:
+		var b strings.Builder
+		for _, l := range strings.Split(strings.TrimSuffix(st.text, "\r\n"), "\r\n") {
+			b.WriteString("S: " + l + "\n")
+		}
+		return b.String()
+	case stepExpect:
+		return "C: " + st.text + "\n"
+	case stepData:
+		return "C: <data>\n"
+	}
+	return ""
 }

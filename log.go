@@ -1,0 +1,232 @@
+package smtp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mailwire/smtp/internal/explain"
+)
+
+// LogTrace returns a Trace that writes a log in the style of curl -v: "* "
+// for events, "> " for lines sent, "< " for lines received, with the TLS
+// handshake messages, the negotiated version and cipher suite, the server's
+// certificate chain and the pin check. Lines of a connection other than
+// the first (#0) start with its number ("#1 "). Secrets are never written.
+// Write errors are ignored: logging never fails a send.
+func LogTrace(w io.Writer) *Trace {
+	return newLogger(w, false, time.Now).trace()
+}
+
+// ExplainTrace returns a Trace that writes the LogTrace log with a
+// plain-English note under each line ("  # …"): what the line means, the
+// figures worth computing (the largest message and attachment from SIZE),
+// reply and enhanced status codes in words, and warnings (AUTH offered
+// before TLS, a certificate that expires within 30 days, no PIPELINING, a
+// pin that matched only through an intermediate).
+func ExplainTrace(w io.Writer) *Trace {
+	return newLogger(w, true, time.Now).trace()
+}
+
+// logger writes LogTrace and ExplainTrace logs, for any number of
+// connections at once.
+type logger struct {
+	mu      sync.Mutex
+	w       io.Writer
+	explain bool
+	now     func() time.Time
+	conns   map[int64]*connLog
+}
+
+// connLog is what the log remembers of one connection.
+type connLog struct {
+	host    string
+	session explain.Session
+	pin     *PinCheck // held until the certificate is shown
+}
+
+func newLogger(w io.Writer, explain bool, now func() time.Time) *logger {
+	return &logger{w: w, explain: explain, now: now, conns: map[int64]*connLog{}}
+}
+
+func (l *logger) trace() *Trace {
+	return &Trace{Event: l.event, TLSRecords: true}
+}
+
+// event writes the lines of one event, with their notes.
+func (l *logger) event(ev Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cl := l.conns[ev.Conn]
+	if cl == nil {
+		cl = &connLog{}
+		l.conns[ev.Conn] = cl
+	}
+	prefix := ""
+	if ev.Conn > 0 {
+		prefix = fmt.Sprintf("#%d ", ev.Conn)
+	}
+	out := func(line string, notes ...string) {
+		fmt.Fprintf(l.w, "%s%s\n", prefix, line)
+		if l.explain {
+			for _, n := range notes {
+				fmt.Fprintf(l.w, "%s  # %s\n", prefix, n)
+			}
+		}
+	}
+	switch ev.Kind {
+	case EventConnectStart:
+		cl.host, _, _ = net.SplitHostPort(ev.Addr)
+		out("* Trying " + ev.Addr + "...")
+	case EventConnectDone:
+		if ev.Err != nil {
+			out(fmt.Sprintf("* Failed to connect to %s: %v", ev.Addr, ev.Err))
+			break
+		}
+		host, port, _ := net.SplitHostPort(ev.Addr)
+		ip, _, _ := net.SplitHostPort(ev.RemoteAddr)
+		out(fmt.Sprintf("* Connected to %s (%s) port %s (#%d)", host, ip, port, ev.Conn))
+	case EventTLSHandshakeStart:
+		out("* TLS handshake, server name " + ev.ServerName)
+	case EventTLSMessage:
+		dir := "IN"
+		if ev.Outgoing {
+			dir = "OUT"
+		}
+		out(fmt.Sprintf("* TLS (%s), %s", dir, ev.Line), explain.TLSMessage(ev.Line, ev.Outgoing)...)
+	case EventPinCheck:
+		cl.pin = ev.Pin
+	case EventTLSHandshakeDone:
+		l.handshake(cl, ev, out)
+	case EventLineSent:
+		out("> "+ev.Line, cl.session.Sent(ev.Line)...)
+	case EventLineReceived:
+		out("< "+ev.Line, cl.session.Received(ev.Line)...)
+	case EventDataDone:
+		out(fmt.Sprintf("* %d bytes of message content sent (not shown)", ev.Size),
+			"The message itself; after it, the client sends a line with a single dot.")
+	case EventIdle:
+		out(fmt.Sprintf("* Connection #%d to host %s left intact", ev.Conn, cl.host))
+	case EventReused:
+		out(fmt.Sprintf("* Re-using existing connection #%d with host %s", ev.Conn, cl.host))
+	case EventClosed:
+		if ev.Err != nil {
+			out(fmt.Sprintf("* Closing connection #%d: %v", ev.Conn, ev.Err))
+		} else {
+			out(fmt.Sprintf("* Closing connection #%d", ev.Conn))
+		}
+		delete(l.conns, ev.Conn)
+	}
+}
+
+// handshake writes the outcome of a TLS handshake: version, cipher suite,
+// ALPN, the certificate chain, verification and the pin check.
+func (l *logger) handshake(cl *connLog, ev Event, out func(string, ...string)) {
+	pin := cl.pin
+	cl.pin = nil
+	if ev.Err != nil {
+		if pin != nil && pin.Err != nil {
+			out("* Pin check failed: "+pin.Err.Error(), cl.session.Pin(false, 0, nil)...)
+		}
+		out("* TLS handshake failed: " + ev.Err.Error())
+		return
+	}
+	st := ev.TLS
+	out(fmt.Sprintf("* SSL connection using %s / %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)),
+		cl.session.TLS(*st, l.now())...)
+	if st.NegotiatedProtocol == "" {
+		out("* ALPN: none negotiated")
+	} else {
+		out("* ALPN: " + st.NegotiatedProtocol)
+	}
+	for i, cert := range st.PeerCertificates {
+		if i == 0 {
+			out("* Server certificate:")
+		} else {
+			out(fmt.Sprintf("* Chain certificate %d:", i))
+		}
+		writeCert(cert, func(s string) { out("*  " + s) })
+	}
+	switch {
+	case len(st.VerifiedChains) > 0:
+		out("*  SSL certificate verify ok.")
+	default:
+		out("*  SSL certificate verify skipped (InsecureSkipVerify)")
+	}
+	if pin != nil && pin.Err == nil {
+		where := "the server's certificate"
+		if pin.Depth > 0 {
+			where = fmt.Sprintf("chain certificate %d (%s)", pin.Depth, pin.Cert.Subject)
+		}
+		out(fmt.Sprintf("*  public key pin %s matched %s", pin.Matched, where), cl.session.Pin(true, pin.Depth, pin.Cert)...)
+	}
+}
+
+// writeCert writes the lines curl shows of a certificate.
+func writeCert(cert *x509.Certificate, out func(string)) {
+	const curlTime = "Jan _2 15:04:05 2006 GMT"
+	out("subject: " + cert.Subject.String())
+	out("start date: " + cert.NotBefore.UTC().Format(curlTime))
+	out("expire date: " + cert.NotAfter.UTC().Format(curlTime))
+	if names := certNames(cert); names != "no name" {
+		out("subjectAltName: " + names)
+	}
+	out("issuer: " + cert.Issuer.String())
+	out("public key pin: " + Pin(cert))
+}
+
+// SlogTrace returns a Trace that logs one record per event to l, with the
+// attributes conn (the connection's number), event, dir ("sent" or
+// "received"), line, and code (a reply's code). Failures are logged at
+// level Warn, the rest at Debug for lines and Info for other events.
+func SlogTrace(l *slog.Logger) *Trace {
+	return &Trace{Event: func(ev Event) {
+		attrs := []slog.Attr{slog.Int64("conn", ev.Conn), slog.String("event", ev.Kind.String())}
+		level := slog.LevelInfo
+		switch ev.Kind {
+		case EventLineSent:
+			level = slog.LevelDebug
+			attrs = append(attrs, slog.String("dir", "sent"), slog.String("line", ev.Line))
+		case EventLineReceived:
+			level = slog.LevelDebug
+			attrs = append(attrs, slog.String("dir", "received"), slog.String("line", ev.Line))
+			if len(ev.Line) >= 3 {
+				attrs = append(attrs, slog.String("code", ev.Line[:3]))
+			}
+		case EventConnectStart, EventConnectDone:
+			attrs = append(attrs, slog.String("addr", ev.Addr))
+			if ev.RemoteAddr != "" {
+				attrs = append(attrs, slog.String("remote", ev.RemoteAddr))
+			}
+		case EventTLSHandshakeDone:
+			if ev.Err == nil {
+				attrs = append(attrs, slog.String("version", tls.VersionName(ev.TLS.Version)),
+					slog.String("cipher", tls.CipherSuiteName(ev.TLS.CipherSuite)))
+			}
+		case EventPinCheck:
+			attrs = append(attrs, slog.String("pin", ev.Pin.Matched), slog.Int("depth", ev.Pin.Depth))
+		case EventDataDone:
+			attrs = append(attrs, slog.Int64("size", ev.Size))
+		}
+		if ev.Err != nil {
+			level = slog.LevelWarn
+			attrs = append(attrs, slog.String("err", ev.Err.Error()))
+		}
+		l.LogAttrs(context.Background(), level, "smtp", attrs...)
+	}}
+}
+
+// Description says what an enhanced status code means (RFC 3463 and the
+// IANA registry), e.g. "bad destination mailbox address" for 5.1.1.
+func (c EnhancedCode) Description() string {
+	if c == (EnhancedCode{}) {
+		return ""
+	}
+	return explain.Enhanced(c[0], c[1], c[2])
+}
