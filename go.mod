@@ -3,10 +3,13 @@ module github.com/mailwire/smtp
 go 1.26
 
 require (
-	github.com/emersion/go-message v0.18.2 // indirect
-	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
-	github.com/emersion/go-smtp v0.25.1 // indirect
-	github.com/xdg-go/scram v1.4.0 // indirect
+	github.com/emersion/go-message v0.18.2
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.25.1
+	github.com/xdg-go/scram v1.4.0
+)
+
+require (
 	github.com/xdg-go/stringprep v1.0.4 // indirect
 	golang.org/x/text v0.14.0 // indirect
 )

@@ -174,8 +174,8 @@ func writeCert(cert *x509.Certificate, out func(string)) {
 	out("subject: " + cert.Subject.String())
 	out("start date: " + cert.NotBefore.UTC().Format(curlTime))
 	out("expire date: " + cert.NotAfter.UTC().Format(curlTime))
-	if names := certNames(cert); names != "no name" {
-		out("subjectAltName: " + names)
+	if len(cert.DNSNames)+len(cert.IPAddresses) > 0 {
+		out("subjectAltName: " + certNames(cert))
 	}
 	out("issuer: " + cert.Issuer.String())
 	out("public key pin: " + Pin(cert))

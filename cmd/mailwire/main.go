@@ -1,0 +1,75 @@
+// Command mailwire is the command line of the mailwire SMTP library: it
+// shows an SMTP session line by line, explained, and replaces hand work
+// with openssl s_client, swaks and curl's verbose log.
+//
+//	mailwire demo [--explain]    a whole session against a built-in server
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "devel"
+
+// Exit codes, after sysexits.h where one fits.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitDataErr  = 65 // EX_DATAERR: the server refused the message for good
+	exitUnavail  = 69 // EX_UNAVAILABLE: the server refused for good
+	exitTempFail = 75 // EX_TEMPFAIL: try again later
+)
+
+// command is a subcommand: it gets its arguments and where to write.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]command{
+	"demo": {"run a whole SMTP session against a built-in server, traced", runDemo},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitOK
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, "mailwire", version)
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "mailwire: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: mailwire <command> [flags]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, name := range []string{"demo"} {
+		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'mailwire <command> -h' for a command's flags.")
+}

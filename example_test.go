@@ -1,0 +1,206 @@
+package smtp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"strings"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/mailwire/smtp"
+	"github.com/mailwire/smtp/smtptest"
+)
+
+const exampleMessage = "From: alice@example.com\r\nTo: bob@example.com\r\nSubject: hello\r\n\r\nHello, Bob.\r\n"
+
+// SendMail sends one message: connect, STARTTLS, send, QUIT.
+func ExampleSendMail() {
+	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.StartTLS})
+	defer srv.Close()
+
+	opts := &smtp.Options{TLSConfig: srv.ClientTLSConfig()} // STARTTLS is mandatory by default
+	env := &smtp.Envelope{From: "alice@example.com", To: []string{"bob@example.com"}}
+	r, err := smtp.SendMail(context.Background(), srv.Addr(), opts, env, strings.NewReader(exampleMessage))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.Accepted, r.Reply.Code, r.Reply.Message)
+	fmt.Println("received over TLS:", srv.Messages()[0].TLS)
+	// Output:
+	// [bob@example.com] 250 OK: queued as Q0001
+	// received over TLS: true
+}
+
+// A client pins the server's public key, in curl's --pinnedpubkey form: a
+// proxy's certificate is refused even when a trusted CA issued it.
+func ExampleDial_pinned() {
+	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.StartTLS})
+	defer srv.Close()
+	pin := srv.Pin() // "sha256//…": what `mailwire probe` prints for a real server
+
+	c, err := smtp.Dial(context.Background(), srv.Addr(), &smtp.Options{
+		Security:  smtp.StartTLS,
+		TLSConfig: srv.ClientTLSConfig(),
+		Pins:      []string{pin},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Quit(context.Background())
+	state, _ := c.TLSConnectionState()
+	fmt.Println("pinned key matched:", smtp.Pin(state.PeerCertificates[0]) == pin)
+
+	// Any other key is refused before a byte of SMTP goes over TLS.
+	_, err = smtp.Dial(context.Background(), srv.Addr(), &smtp.Options{
+		TLSConfig: srv.ClientTLSConfig(),
+		Pins:      []string{"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+	})
+	fmt.Println("wrong pin refused:", errors.Is(err, smtp.ErrPinMismatch))
+	// Output:
+	// pinned key matched: true
+	// wrong pin refused: true
+}
+
+// Implicit TLS ("SMTPS", port 465): TLS from the first byte. SecurityAuto
+// chooses it by itself when the port is 465.
+func ExampleDial_implicitTLS() {
+	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.ImplicitTLS})
+	defer srv.Close()
+
+	c, err := smtp.Dial(context.Background(), srv.Addr(), &smtp.Options{
+		Security:  smtp.ImplicitTLS,
+		TLSConfig: srv.ClientTLSConfig(),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Quit(context.Background())
+	state, _ := c.TLSConnectionState()
+	fmt.Println(tls.VersionName(state.Version))
+	// Output: TLS 1.3
+}
+
+// PasswordAuth picks the strongest mechanism the server offers, and never
+// sends a password over an unencrypted connection unless told to.
+func ExamplePasswordAuth() {
+	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.StartTLS, Users: map[string]string{"alice": "s3cret"}})
+	defer srv.Close()
+
+	c, err := smtp.Dial(context.Background(), srv.Addr(), &smtp.Options{
+		TLSConfig: srv.ClientTLSConfig(),
+		Auth:      smtp.PasswordAuth("alice", "s3cret"),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Quit(context.Background())
+	_, mechs := c.Extension("AUTH")
+	fmt.Println("offered:", mechs)
+
+	env := &smtp.Envelope{From: "alice@example.com", To: []string{"bob@example.com"}}
+	if _, err := c.Send(context.Background(), env, strings.NewReader(exampleMessage)); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("sent as:", srv.Messages()[0].AuthUser)
+
+	// Over plaintext, the same Auth refuses before sending the password.
+	plain := smtptest.NewServer(&smtptest.Config{Users: map[string]string{"alice": "s3cret"}, AllowInsecureAuth: true})
+	defer plain.Close()
+	_, err = smtp.Dial(context.Background(), plain.Addr(), &smtp.Options{Security: smtp.Plaintext, Auth: smtp.PasswordAuth("alice", "s3cret")})
+	fmt.Println("over plaintext:", errors.Is(err, smtp.ErrInsecureAuth))
+	// Output:
+	// offered: PLAIN LOGIN
+	// sent as: alice
+	// over plaintext: true
+}
+
+// LogTrace writes a curl -v style log of the session; the secret of AUTH
+// is never in it. (This example prints only the protocol lines: the TLS
+// lines hold the test server's fresh certificate.)
+func ExampleLogTrace() {
+	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.StartTLS, Users: map[string]string{"alice": "s3cret"}})
+	defer srv.Close()
+
+	var logBuf bytes.Buffer
+	opts := &smtp.Options{TLSConfig: srv.ClientTLSConfig(), Auth: smtp.PasswordAuth("alice", "s3cret"), Trace: smtp.LogTrace(&logBuf)}
+	env := &smtp.Envelope{From: "alice@example.com", To: []string{"bob@example.com"}}
+	if _, err := smtp.SendMail(context.Background(), srv.Addr(), opts, env, strings.NewReader(exampleMessage)); err != nil {
+		log.Fatal(err)
+	}
+	for _, line := range strings.Split(logBuf.String(), "\n") {
+		if strings.HasPrefix(line, "> ") || strings.HasPrefix(line, "< ") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// < 220 smtptest.local ESMTP Service Ready
+	// > EHLO localhost
+	// < 250-Hello localhost
+	// < 250-PIPELINING
+	// < 250-8BITMIME
+	// < 250-ENHANCEDSTATUSCODES
+	// < 250-CHUNKING
+	// < 250-SMTPUTF8
+	// < 250-BINARYMIME
+	// < 250-DSN
+	// < 250-SIZE 10485760
+	// < 250 STARTTLS
+	// > STARTTLS
+	// < 220 2.0.0 Ready to start TLS
+	// > EHLO localhost
+	// < 250-Hello localhost
+	// < 250-PIPELINING
+	// < 250-8BITMIME
+	// < 250-ENHANCEDSTATUSCODES
+	// < 250-CHUNKING
+	// < 250-AUTH PLAIN LOGIN
+	// < 250-SMTPUTF8
+	// < 250-BINARYMIME
+	// < 250-DSN
+	// < 250-SIZE 10485760
+	// < 250 REQUIRETLS
+	// > AUTH PLAIN [redacted]
+	// < 235 2.0.0 Authentication succeeded
+	// > MAIL FROM:<alice@example.com> SIZE=77
+	// > RCPT TO:<bob@example.com>
+	// > DATA
+	// < 250 2.0.0 Roger, accepting mail from <alice@example.com>
+	// < 250 2.0.0 I'll make sure <bob@example.com> gets this
+	// < 354 Go ahead. End your data with <CR><LF>.<CR><LF>
+	// < 250 2.0.0 OK: queued as Q0001
+	// > QUIT
+	// < 221 2.0.0 Bye
+}
+
+// Refused recipients are reported one by one; the message goes to the
+// others.
+func ExampleClient_Send() {
+	srv := smtptest.NewServer(&smtptest.Config{RejectRecipients: map[string]*gosmtp.SMTPError{
+		"nobody@example.com": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
+	}})
+	defer srv.Close()
+
+	c, err := smtp.Dial(context.Background(), srv.Addr(), &smtp.Options{Security: smtp.Plaintext})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Quit(context.Background())
+	env := &smtp.Envelope{From: "alice@example.com", To: []string{"bob@example.com", "nobody@example.com"}}
+	r, err := c.Send(context.Background(), env, strings.NewReader(exampleMessage))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("accepted:", r.Accepted)
+	for _, rej := range r.Rejected {
+		fmt.Println("rejected:", rej)
+		fmt.Println("meaning:", rej.Err.Enhanced.Description())
+	}
+	// Output:
+	// accepted: [bob@example.com]
+	// rejected: smtp: RCPT TO:<nobody@example.com>: 550 5.1.1 no such user
+	// meaning: bad destination mailbox address
+}

@@ -1,0 +1,146 @@
+package smtptest
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"sync"
+
+	gosmtp "github.com/emersion/go-smtp"
+)
+
+// backend makes go-smtp sessions for a Server.
+type backend struct{ srv *Server }
+
+func (b backend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
+	v, ok := c.Conn().(*vconn)
+	if !ok {
+		return nil, errors.New("smtptest: connection not from the server")
+	}
+	return &session{srv: b.srv, w: v.w, conn: c}, nil
+}
+
+// session is go-smtp's session of one view of a connection: the envelope
+// of the message under way, checks of MAIL and RCPT, recording at the end
+// of the content. It also does AUTH (auth.go).
+type session struct {
+	srv  *Server
+	w    *wire
+	conn *gosmtp.Conn
+
+	// mu guards the envelope: with BDAT, go-smtp calls Data on a goroutine
+	// of its own while RSET may call Reset.
+	mu       sync.Mutex
+	helo     string
+	from     string
+	mailOpts *gosmtp.MailOptions
+	to       []string
+	rcptOpts []*gosmtp.RcptOptions
+}
+
+func (s *session) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.from, s.mailOpts, s.to, s.rcptOpts = "", nil, nil, nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	cfg := s.srv.cfg
+	info := s.w.info()
+	s.mu.Lock()
+	open := s.mailOpts != nil
+	s.mu.Unlock()
+	if opts == nil {
+		opts = &gosmtp.MailOptions{}
+	}
+	switch {
+	case open: // go-smtp would start over, keeping the recipients
+		return &gosmtp.SMTPError{Code: 503, EnhancedCode: gosmtp.EnhancedCode{5, 5, 1}, Message: "Nested MAIL command"}
+	case cfg.RequireAuth && info.authUser == "":
+		return &gosmtp.SMTPError{Code: 530, EnhancedCode: gosmtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	case cfg.MaxMessagesPerConn > 0 && info.messages >= cfg.MaxMessagesPerConn:
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 7, 0}, Message: "Too many messages on this connection, use another"}
+	case cfg.Disable8BitMIME && opts.Body == gosmtp.Body8BitMIME:
+		return &gosmtp.SMTPError{Code: 504, EnhancedCode: gosmtp.EnhancedCode{5, 5, 4}, Message: "BODY=8BITMIME is not implemented"}
+	case cfg.DisableSize && opts.Size > 0:
+		return &gosmtp.SMTPError{Code: 504, EnhancedCode: gosmtp.EnhancedCode{5, 5, 4}, Message: "SIZE is not implemented"}
+	case opts.RequireTLS && !info.tls:
+		return &gosmtp.SMTPError{Code: 530, EnhancedCode: gosmtp.EnhancedCode{5, 7, 10}, Message: "REQUIRETLS needs a TLS connection"}
+	}
+	o := *opts
+	if o.Auth != nil {
+		a := *o.Auth
+		o.Auth = &a
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.helo = s.conn.Hostname()
+	s.from, s.mailOpts, s.to, s.rcptOpts = from, &o, nil, nil
+	return nil
+}
+
+func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
+	if e := s.srv.cfg.rejectRcpt[strings.ToLower(to)]; e != nil {
+		return e
+	}
+	o := gosmtp.RcptOptions{}
+	if opts != nil {
+		o = *opts
+		o.Notify = append([]gosmtp.DSNNotify(nil), opts.Notify...)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.to = append(s.to, to)
+	s.rcptOpts = append(s.rcptOpts, &o)
+	return nil
+}
+
+// errDropped is Data's result when the connection was dropped at
+// StepAfterData; it is never sent.
+var errDropped = errors.New("smtptest: connection dropped after the message content")
+
+func (s *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		// Too large, a too long line, a broken connection, BDAT
+		// aborted: go-smtp answers (552, 554...) or nobody hears.
+		return err
+	}
+	cfg := s.srv.cfg
+	if e := cfg.cmdErrors[StepAfterData]; e != nil && cfg.dropAt != StepAfterData {
+		if e.Code == 421 {
+			s.w.closeAfterNextReply()
+		}
+		return e
+	}
+	info := s.w.info()
+	s.mu.Lock()
+	m := &Message{
+		ConnID:      s.w.id,
+		Helo:        s.helo,
+		TLS:         info.tls,
+		AuthUser:    info.authUser,
+		From:        s.from,
+		MailOptions: s.mailOpts,
+		To:          append([]string(nil), s.to...),
+		RcptOptions: append([]*gosmtp.RcptOptions(nil), s.rcptOpts...),
+		Chunked:     info.chunked,
+		Raw:         raw,
+	}
+	s.mu.Unlock()
+	if m.MailOptions == nil {
+		m.MailOptions = &gosmtp.MailOptions{}
+	}
+	m.Header, m.HeaderErr = parseHeader(raw)
+	s.srv.record(m)
+	s.w.countMessage()
+	s.w.logf("recorded message %s (%d bytes)", m.ID, len(raw))
+	if cfg.dropAt == StepAfterData {
+		s.w.logf("dropping at %s", StepAfterData)
+		s.w.drop()
+		return errDropped
+	}
+	return &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + m.ID}
+}
