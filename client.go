@@ -88,6 +88,11 @@ type Client struct {
 	pins      *pinSet // nil when Options.Pins is empty
 	id        int64   // the connection's number within its Trace
 
+	created  time.Time // when the connection was made
+	lastUsed time.Time // when the last transaction started
+	sent     int       // messages accepted on this connection
+	msgRead  bool      // the current Send has started reading the message
+
 	line    []byte // the command being built, reused
 	copyBuf []byte // streams a message, made on first use
 
@@ -205,6 +210,8 @@ func prepare(opts *Options, host, port string) (*Client, error) {
 // start runs the opening of a session over conn.
 func (c *Client) start(ctx context.Context, conn net.Conn) (*Client, error) {
 	c.conn = conn
+	c.created = time.Now()
+	c.lastUsed = c.created
 	c.bw = bufio.NewWriter(conn)
 	c.rr.r = bufio.NewReader(conn)
 	if c.trace != nil && (c.trace.LineReceived != nil || c.trace.Event != nil) {

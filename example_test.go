@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"strings"
+	"sync"
 
 	gosmtp "github.com/emersion/go-smtp"
 
@@ -203,4 +204,27 @@ func ExampleClient_Send() {
 	// accepted: [bob@example.com]
 	// rejected: smtp: RCPT TO:<nobody@example.com>: 550 5.1.1 no such user
 	// meaning: bad destination mailbox address
+}
+
+// A Pool shares a few connections among many senders and reuses them.
+func ExamplePool() {
+	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.StartTLS})
+	defer srv.Close()
+
+	pool := smtp.NewPool(srv.Addr(), &smtp.Options{TLSConfig: srv.ClientTLSConfig()}, &smtp.PoolOptions{MaxConns: 2})
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			env := &smtp.Envelope{From: "alice@example.com", To: []string{fmt.Sprintf("user%d@example.com", i)}}
+			if _, err := pool.Send(context.Background(), env, strings.NewReader(exampleMessage)); err != nil {
+				log.Print(err)
+			}
+		}()
+	}
+	wg.Wait()
+	pool.Close()
+	fmt.Println(len(srv.Messages()), "messages;", srv.Connections() <= 2, "that at most 2 connections carried them")
+	// Output: 10 messages; true that at most 2 connections carried them
 }

@@ -113,6 +113,8 @@ func (l *logger) event(ev Event) {
 			"The message itself; after it, the client sends a line with a single dot.")
 	case EventIdle:
 		out(fmt.Sprintf("* Connection #%d to host %s left intact", ev.Conn, cl.host))
+	case EventClosing:
+		out(fmt.Sprintf("* Retiring connection #%d: %s", ev.Conn, ev.Line))
 	case EventReused:
 		out(fmt.Sprintf("* Re-using existing connection #%d with host %s", ev.Conn, cl.host))
 	case EventClosed:

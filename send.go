@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // cmdEndOfData names the reply to the end of the message content in errors.
@@ -64,6 +65,8 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 	if err := c.usable(ctx); err != nil {
 		return nil, err
 	}
+	c.msgRead = false
+	c.lastUsed = time.Now()
 	mo, deny8bit, err := c.messageOptions(env, msg)
 	if err != nil {
 		return nil, err
@@ -87,6 +90,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 		return nil, err
 	}
 	c.emit(Event{Kind: EventIdle})
+	c.sent++
 	return r, nil
 }
 
@@ -235,6 +239,7 @@ func (c *Client) unexpected(verb string, rep Reply, want int) error {
 
 // content streams msg after a 354 and reads the reply to the end of data.
 func (c *Client) content(ctx context.Context, msg io.Reader, deny8bit bool) (Reply, error) {
+	c.msgRead = true
 	c.dw.reset(c.bw)
 	if c.copyBuf == nil {
 		c.copyBuf = make([]byte, copyBufSize)

@@ -74,11 +74,12 @@ const (
 	EventDataDone                           // Size
 	EventIdle                               // a transaction is over: the connection is ready for the next
 	EventReused                             // a pooled connection taken up again
+	EventClosing                            // Line: why a pool retires the connection
 	EventClosed                             // Err
 )
 
 var eventNames = [...]string{"connect-start", "connect-done", "tls-start", "tls-message", "tls-done",
-	"pin-check", "sent", "received", "data-done", "idle", "reused", "closed"}
+	"pin-check", "sent", "received", "data-done", "idle", "reused", "closing", "closed"}
 
 // String names the kind, e.g. "sent".
 func (k EventKind) String() string {
@@ -95,7 +96,8 @@ type Event struct {
 	Conn int64
 	Kind EventKind
 	// Line is the protocol line of EventLineSent and EventLineReceived,
-	// without its line ending, or the TLS message of EventTLSMessage.
+	// without its line ending, the TLS message of EventTLSMessage, or the
+	// reason of EventClosing.
 	Line string
 	// Outgoing tells the direction of an EventTLSMessage.
 	Outgoing bool

@@ -1,0 +1,288 @@
+package smtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// ErrPoolClosed is returned by Pool.Send once Close was called.
+var ErrPoolClosed = errors.New("smtp: pool closed")
+
+// PoolOptions configure a Pool. The zero value is usable.
+type PoolOptions struct {
+	// MaxConns is the most connections open at once, busy or idle;
+	// default 4. When all are busy, Send waits for one.
+	MaxConns int
+	// MaxIdle is the most idle connections kept; default MaxConns.
+	MaxIdle int
+	// IdleTimeout closes connections idle longer than this; default 1
+	// minute (servers drop idle clients after a few minutes, RFC 5321
+	// section 4.5.3.2.7).
+	IdleTimeout time.Duration
+	// MaxMessagesPerConn opens a new connection after this many messages
+	// on one; 0: no limit. Providers often cap it (100 at Gmail).
+	MaxMessagesPerConn int
+	// MaxLifetime closes a connection this long after it was opened;
+	// 0: no limit.
+	MaxLifetime time.Duration
+	// HealthCheckAfter sends NOOP before reusing a connection idle for
+	// longer than this; default 30 seconds.
+	HealthCheckAfter time.Duration
+}
+
+// Pool sends mail over a set of reused connections to one server, for
+// concurrent senders. It is safe for concurrent use.
+//
+// A connection is taken for one Send and given back, ready for the next
+// (RSET only when a transaction was left open). One that was idle for long
+// is checked with NOOP first. When a reused connection turns out dead
+// before any byte of the message was read (EOF, reset, or 421 on NOOP,
+// MAIL or RCPT), Send retries once on a new connection; it never retries
+// after the message was read, after ErrDeliveryUnknown, or after a
+// permanent (5xx) refusal, so no message is sent twice.
+type Pool struct {
+	addr  string
+	opts  Options
+	popts PoolOptions
+
+	slots chan struct{} // a token for each busy connection
+	done  chan struct{} // closed by Close
+
+	mu     sync.Mutex
+	idle   []*Client // most recently used last
+	closed bool
+	busy   sync.WaitGroup
+	reaper *time.Timer
+}
+
+// NewPool returns a pool of connections to addr, each made as Dial makes
+// it with opts. No connection is made until the first Send.
+func NewPool(addr string, opts *Options, popts *PoolOptions) *Pool {
+	p := &Pool{addr: addr, done: make(chan struct{})}
+	if opts != nil {
+		p.opts = *opts
+	}
+	if popts != nil {
+		p.popts = *popts
+	}
+	if p.popts.MaxConns <= 0 {
+		p.popts.MaxConns = 4
+	}
+	if p.popts.MaxIdle <= 0 || p.popts.MaxIdle > p.popts.MaxConns {
+		p.popts.MaxIdle = p.popts.MaxConns
+	}
+	if p.popts.IdleTimeout <= 0 {
+		p.popts.IdleTimeout = time.Minute
+	}
+	if p.popts.HealthCheckAfter <= 0 {
+		p.popts.HealthCheckAfter = 30 * time.Second
+	}
+	p.slots = make(chan struct{}, p.popts.MaxConns)
+	return p
+}
+
+// Send sends one message over a pooled connection, as Client.Send does,
+// waiting for a free connection when all are busy (ctx bounds the wait).
+func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.busy.Done()
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.done:
+		return nil, ErrPoolClosed
+	}
+	defer func() { <-p.slots }()
+
+	c, reused, err := p.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.Send(ctx, env, msg)
+	if err != nil && reused && retryable(c, err) {
+		c.Close()
+		if c, err = p.dial(ctx); err != nil {
+			return nil, err
+		}
+		r, err = c.Send(ctx, env, msg)
+	}
+	p.giveBack(c)
+	return r, err
+}
+
+// enter counts a Send in, unless the pool is closed.
+func (p *Pool) enter() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrPoolClosed
+	}
+	p.busy.Add(1)
+	return nil
+}
+
+// retryable reports a failure of a reused connection that proves it was
+// dead before the message was touched: safe to send again elsewhere.
+func retryable(c *Client, err error) bool {
+	if c.msgRead || errors.Is(err, ErrDeliveryUnknown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code == 421
+	}
+	var op *opError
+	return errors.As(err, &op) // the connection failed: EOF, reset
+}
+
+// take returns an idle connection fit for use, or a new one.
+func (p *Pool) take(ctx context.Context) (*Client, bool, error) {
+	for {
+		c := p.popIdle()
+		if c == nil {
+			c, err := p.dial(ctx)
+			return c, false, err
+		}
+		if why := p.unfit(c, time.Now()); why != "" {
+			p.retire(ctx, c, why)
+			continue
+		}
+		c.emit(Event{Kind: EventReused})
+		if time.Since(c.lastUsed) > p.popts.HealthCheckAfter {
+			if err := c.Noop(ctx); err != nil {
+				c.Close()
+				continue
+			}
+		}
+		return c, true, nil
+	}
+}
+
+func (p *Pool) dial(ctx context.Context) (*Client, error) {
+	return Dial(ctx, p.addr, &p.opts)
+}
+
+// popIdle takes the most recently used idle connection.
+func (p *Pool) popIdle() *Client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.idle)
+	if n == 0 {
+		return nil
+	}
+	c := p.idle[n-1]
+	p.idle = p.idle[:n-1]
+	return c
+}
+
+// unfit says why a connection must not be used again, or "".
+func (p *Pool) unfit(c *Client, now time.Time) string {
+	switch {
+	case c.err != nil || c.closed.Load():
+		return "broken"
+	case p.popts.MaxMessagesPerConn > 0 && c.sent >= p.popts.MaxMessagesPerConn:
+		return fmt.Sprintf("sent %d messages, the most per connection (MaxMessagesPerConn)", c.sent)
+	case p.popts.MaxLifetime > 0 && now.Sub(c.created) > p.popts.MaxLifetime:
+		return fmt.Sprintf("open longer than MaxLifetime %v", p.popts.MaxLifetime)
+	case now.Sub(c.lastUsed) > p.popts.IdleTimeout:
+		return fmt.Sprintf("idle longer than IdleTimeout %v", p.popts.IdleTimeout)
+	}
+	return ""
+}
+
+// giveBack returns a connection to the idle list, or retires it.
+func (p *Pool) giveBack(c *Client) {
+	c.lastUsed = time.Now()
+	why := p.unfit(c, c.lastUsed)
+	p.mu.Lock()
+	if why == "" && (p.closed || len(p.idle) >= p.popts.MaxIdle) {
+		why = "more idle connections than MaxIdle"
+		if p.closed {
+			why = "pool closed"
+		}
+	}
+	if why == "" {
+		p.idle = append(p.idle, c)
+		p.scheduleReap()
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.retire(context.Background(), c, why)
+}
+
+// retire closes a connection, with QUIT when it still works, and tells
+// the Trace why.
+func (p *Pool) retire(ctx context.Context, c *Client, why string) {
+	if c.err == nil && !c.closed.Load() {
+		c.emit(Event{Kind: EventClosing, Line: why})
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		c.Quit(ctx)
+		return
+	}
+	c.Close()
+}
+
+// scheduleReap arms the timer that closes idle connections past
+// IdleTimeout, so they do not linger while the pool is quiet. p.mu is held.
+func (p *Pool) scheduleReap() {
+	if p.reaper == nil {
+		p.reaper = time.AfterFunc(p.popts.IdleTimeout, p.reap)
+	}
+}
+
+func (p *Pool) reap() {
+	now := time.Now()
+	p.mu.Lock()
+	p.reaper = nil
+	var stale, keep []*Client
+	for _, c := range p.idle {
+		if p.unfit(c, now) != "" {
+			stale = append(stale, c)
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	p.idle = keep
+	if len(keep) > 0 && !p.closed {
+		p.scheduleReap()
+	}
+	p.mu.Unlock()
+	for _, c := range stale {
+		p.retire(context.Background(), c, p.unfit(c, now))
+	}
+}
+
+// Close stops the pool: later Sends fail with ErrPoolClosed at once, Sends
+// waiting for a connection return, Sends in flight finish, and then every
+// idle connection is closed with QUIT.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.done)
+	if p.reaper != nil {
+		p.reaper.Stop()
+	}
+	p.mu.Unlock()
+	p.busy.Wait()
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range idle {
+		p.retire(context.Background(), c, "pool closed")
+	}
+	return nil
+}

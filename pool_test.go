@@ -1,0 +1,307 @@
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mailwire/smtp/internal/peer"
+	"github.com/mailwire/smtp/smtptest"
+)
+
+// waitGoroutines waits until the goroutine count is back to at most n.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestPoolConcurrentSenders(t *testing.T) {
+	srv := newServer(t, &smtptest.Config{TLS: smtptest.StartTLS})
+	before := runtime.NumGoroutine()
+	d := &countingDialer{}
+	opts := realOpts(srv, StartTLS)
+	opts.Dialer = d
+	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 4})
+	const senders, each = 16, 1000 / 16
+	var wg sync.WaitGroup
+	errs := make(chan error, senders*each)
+	for g := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				msg := fmt.Sprintf("Subject: %d-%d\r\n\r\nbody\r\n", g, i)
+				if _, err := pool.Send(bg, realEnv, strings.NewReader(msg)); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Send: %v", err)
+	}
+	if err := pool.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	msgs := srv.Messages()
+	seen := map[string]int{}
+	for _, m := range msgs {
+		seen[m.Header.Get("Subject")]++
+	}
+	if len(msgs) != senders*each || len(seen) != senders*each {
+		t.Errorf("%d messages, %d distinct, want %d each delivered once", len(msgs), len(seen), senders*each)
+	}
+	if m := d.maxOpen.Load(); m > 4 || m < 1 {
+		t.Errorf("%d connections open at once, want at most 4", m)
+	}
+	if d.open.Load() != 0 {
+		t.Errorf("%d connections still open after Close", d.open.Load())
+	}
+	waitGoroutines(t, before)
+	t.Logf("%d messages over %d connections, %d at most at once", len(msgs), d.dials.Load(), d.maxOpen.Load())
+}
+
+func TestPoolRecoversFromIdleDrop(t *testing.T) {
+	t.Parallel()
+	// The server drops clients idle for 200ms; the pool's health check
+	// is off (1h), so the dead connection is found by Send itself.
+	srv := newServer(t, &smtptest.Config{ReadTimeout: 200 * time.Millisecond})
+	d := &countingDialer{}
+	opts := realOpts(srv, Plaintext)
+	opts.Dialer = d
+	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, HealthCheckAfter: time.Hour})
+	defer pool.Close()
+	if _, err := pool.Send(bg, realEnv, strings.NewReader("Subject: 1\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := pool.Send(bg, realEnv, strings.NewReader("Subject: 2\r\n\r\nx\r\n")); err != nil {
+		t.Fatalf("Send after the server dropped the idle connection: %v", err)
+	}
+	if n := len(srv.Messages()); n != 2 || d.dials.Load() != 2 {
+		t.Errorf("%d messages over %d connections, want 2 over 2", n, d.dials.Load())
+	}
+}
+
+func TestPoolHealthCheck(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, &smtptest.Config{ReadTimeout: 200 * time.Millisecond})
+	var log bytes.Buffer
+	var mu sync.Mutex
+	opts := realOpts(srv, Plaintext)
+	opts.Trace = LogTrace(lockedWriter{&mu, &log})
+	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, HealthCheckAfter: 100 * time.Millisecond})
+	defer pool.Close()
+	for i := range 2 {
+		if _, err := pool.Send(bg, realEnv, strings.NewReader("x\r\n")); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+		time.Sleep(400 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(log.String(), "* Re-using existing connection #0") || !strings.Contains(log.String(), "> NOOP") {
+		t.Errorf("the log does not show the reuse and the NOOP check:\n%s", log.String())
+	}
+	if len(srv.Messages()) != 2 {
+		t.Errorf("%d messages, want 2", len(srv.Messages()))
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestPoolRecoversFrom421(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, &smtptest.Config{ShutdownAfter: 3})
+	pool := NewPool(srv.Addr(), realOpts(srv, Plaintext), &PoolOptions{MaxConns: 1})
+	defer pool.Close()
+	for i := range 10 {
+		if _, err := pool.Send(bg, realEnv, strings.NewReader(fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i))); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+	}
+	if n := len(srv.Messages()); n != 10 {
+		t.Errorf("%d messages, want each of 10 once", n)
+	}
+	if c := srv.Connections(); c != 4 {
+		t.Errorf("%d connections, want 4 (3 messages each before the 421)", c)
+	}
+}
+
+func TestPoolMaxMessagesPerConn(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	var log bytes.Buffer
+	opts := realOpts(srv, Plaintext)
+	opts.Trace = LogTrace(&log)
+	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, MaxMessagesPerConn: 5})
+	for range 20 {
+		if _, err := pool.Send(bg, realEnv, strings.NewReader("x\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool.Close()
+	perConn := map[int]int{}
+	for _, m := range srv.Messages() {
+		perConn[m.ConnID]++
+	}
+	if len(perConn) != 4 {
+		t.Errorf("messages per connection = %v, want 4 connections of 5", perConn)
+	}
+	for id, n := range perConn {
+		if n > 5 {
+			t.Errorf("connection %d carried %d messages", id, n)
+		}
+	}
+	if !strings.Contains(log.String(), "* Retiring connection #0: sent 5 messages, the most per connection (MaxMessagesPerConn)") {
+		t.Errorf("the log does not say why connection #0 was retired:\n%s", log.String())
+	}
+}
+
+func TestPoolNeverRetriesUnknownDelivery(t *testing.T) {
+	t.Parallel()
+	// One connection: a message accepted, then the next one's reply is
+	// lost after the final dot.
+	srv := peer.New(peer.Script(greeting + ehlo("PIPELINING") + `
+		C: MAIL FROM:<alice@example.com>
+		C: RCPT TO:<bob@example.com>
+		C: DATA
+		S: 250 Ok
+		S: 250 Ok
+		S: 354 go
+		C: <data>
+		S: 250 2.0.0 queued as A
+		C: MAIL FROM:<alice@example.com>
+		C: RCPT TO:<bob@example.com>
+		C: DATA
+		S: 250 Ok
+		S: 250 Ok
+		S: 354 go
+		C: <data>
+		close
+	`))
+	defer srv.Close()
+	d := &countingDialer{}
+	pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1})
+	defer pool.Close()
+	if _, err := pool.Send(bg, realEnv, io.MultiReader(strings.NewReader("one\r\n"))); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pool.Send(bg, realEnv, io.MultiReader(strings.NewReader("two\r\n")))
+	if !errors.Is(err, ErrDeliveryUnknown) {
+		t.Errorf("Send = %v, want ErrDeliveryUnknown", err)
+	}
+	if n := d.dials.Load(); n != 1 {
+		t.Errorf("%d connections: the message was retried", n)
+	}
+}
+
+func TestPoolWaitHonoursContext(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	pool := NewPool(srv.Addr(), realOpts(srv, Plaintext), &PoolOptions{MaxConns: 1})
+	defer pool.Close()
+	// The only connection is busy with a message that has not finished.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := pool.Send(bg, realEnv, pr)
+		done <- err
+	}()
+	pw.Write([]byte("Subject: slow\r\n"))
+	ctx, cancel := context.WithCancel(bg)
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := pool.Send(ctx, realEnv, strings.NewReader("x\r\n"))
+	if !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
+		t.Errorf("waiting Send = %v after %v, want context.Canceled at once", err, time.Since(start))
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Errorf("the busy Send: %v", err)
+	}
+}
+
+func TestPoolClose(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	pool := NewPool(srv.Addr(), realOpts(srv, Plaintext), nil)
+	if _, err := pool.Send(bg, realEnv, strings.NewReader("x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Send(bg, realEnv, strings.NewReader("x\r\n")); !errors.Is(err, ErrPoolClosed) {
+		t.Errorf("Send after Close = %v, want ErrPoolClosed", err)
+	}
+	var quits int
+	for _, c := range srv.Commands() {
+		if c.Verb == "QUIT" {
+			quits++
+		}
+	}
+	if quits != 1 {
+		t.Errorf("%d QUITs, want the idle connection closed with QUIT", quits)
+	}
+}
+
+// BenchmarkPool sends through a Pool of 4 connections at concurrency 1, 4
+// and 16, with 1 ms of one-way latency between client and server.
+func BenchmarkPool(b *testing.B) {
+	for _, conc := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
+			proxy := newLatencyProxy(b, sink(b), time.Millisecond)
+			pool := NewPool(proxy.Addr(), &Options{Security: Plaintext}, &PoolOptions{MaxConns: 4})
+			defer pool.Close()
+			env := &Envelope{From: "alice@example.com", To: []string{"bob@example.com"}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range conc {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var msg bytes.Reader
+					for next.Add(1) <= int64(b.N) {
+						msg.Reset(benchMessage)
+						if _, err := pool.Send(bg, env, &msg); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
+}
