@@ -95,6 +95,7 @@ type Client struct {
 
 	line    []byte // the command being built, reused
 	copyBuf []byte // streams a message, made on first use
+	chunk   []byte // a BDAT chunk of a message of unknown size, made on first use
 
 	err    error       // set once the connection is unusable; owned by the caller's goroutine
 	closed atomic.Bool // Close was called
@@ -112,6 +113,10 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, errInput("dial %q: %v", addr, err)
 	}
+	if host, err = asciiHost(host); err != nil {
+		return nil, err
+	}
+	addr = net.JoinHostPort(host, port)
 	c, err := prepare(opts, host, port)
 	if err != nil {
 		return nil, err
@@ -174,6 +179,10 @@ func (opts *Options) normalize() (Options, error) {
 		o.LocalName = "localhost"
 	}
 	if err := checkLocalName(o.LocalName); err != nil {
+		return o, err
+	}
+	var err error
+	if o.LocalName, err = asciiHost(o.LocalName); err != nil {
 		return o, err
 	}
 	if o.Timeout < 0 {
@@ -427,6 +436,18 @@ func (c *Client) readReply(ctx context.Context, verb string, keepText bool, wait
 		return rep, c.fail(ctx, verb, err)
 	}
 	return rep, nil
+}
+
+// stale reports, without a round trip, whether the server closed the
+// connection or spoke unasked while it was idle (the 421 of an idle
+// timeout): it looks for bytes already arrived, waiting 100µs at most.
+func (c *Client) stale() bool {
+	if c.rr.r.Buffered() > 0 {
+		return true
+	}
+	c.conn.SetReadDeadline(time.Now().Add(100 * time.Microsecond))
+	_, err := c.rr.r.Peek(1)
+	return !errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // usable fails fast, before any byte is written, when the Client is closed

@@ -80,7 +80,7 @@ func TestGreetingRefused(t *testing.T) {
 	if e.Message != "mx.example no service for you\nyour address is listed" || e.Enhanced != (EnhancedCode{5, 7, 1}) {
 		t.Errorf("greeting error = %+v, want the server's text and 5.7.1", e.Reply)
 	}
-	want := "smtp: greeting: 554 5.7.1 mx.example no service for you your address is listed"
+	want := "smtp: greeting: 554 5.7.1 mx.example no service for you your address is listed (delivery not authorized, message refused)"
 	if err.Error() != want {
 		t.Errorf("Error() = %q, want %q", err.Error(), want)
 	}
@@ -290,7 +290,7 @@ func TestReply421ClosesClient(t *testing.T) {
 func TestErrorStrings(t *testing.T) {
 	t.Parallel()
 	e := &Error{Command: "RCPT TO", Reply: Reply{Code: 550, Enhanced: EnhancedCode{5, 1, 1}, Message: "user unknown"}}
-	if got, want := e.Error(), "smtp: RCPT TO: 550 5.1.1 user unknown"; got != want {
+	if got, want := e.Error(), "smtp: RCPT TO: 550 5.1.1 user unknown (bad destination mailbox address)"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 	if e.Temporary() {
@@ -300,7 +300,7 @@ func TestErrorStrings(t *testing.T) {
 		t.Error("451 is not Temporary")
 	}
 	re := &RecipientError{Addr: "bob@example.com", Err: e}
-	if got, want := re.Error(), "smtp: RCPT TO:<bob@example.com>: 550 5.1.1 user unknown"; got != want {
+	if got, want := re.Error(), "smtp: RCPT TO:<bob@example.com>: 550 5.1.1 user unknown (bad destination mailbox address)"; got != want {
 		t.Errorf("RecipientError = %q, want %q", got, want)
 	}
 }

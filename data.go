@@ -1,10 +1,8 @@
 package smtp
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"io"
 )
 
 // dotWriter encodes message content for DATA (RFC 5321 section 4.5.2): it
@@ -14,19 +12,35 @@ import (
 // end the data early: the only CRLF.CRLF on the wire is ours, which closes
 // the door on SMTP smuggling (SEC Consult, 2023).
 //
+// With stuffing off it is the writer of BDAT chunks (RFC 3030): line
+// endings still become CRLF (RFC 5321 demands it) but nothing is stuffed
+// and no end-of-data line is added.
+//
 // It holds no buffer of its own and allocates nothing: it writes spans of
 // the caller's bytes straight to w.
 type dotWriter struct {
-	w         *bufio.Writer
+	w         byteSink
+	stuff     bool  // dot-stuff and end with ".\r\n" (DATA), or not (BDAT)
 	midLine   bool  // the last byte written was not a line ending
 	pendingCR bool  // the last input byte was a CR whose LF may come next
 	n         int64 // content bytes taken from the caller
 }
 
+// byteSink is where a dotWriter writes: a *bufio.Writer on the
+// connection, or a counter.
+type byteSink interface {
+	Write(p []byte) (int, error)
+	WriteByte(c byte) error
+	WriteString(s string) (int, error)
+}
+
 var errNotDot = errors.New("smtp: data writer used after close")
 
-// reset prepares the writer for a new message.
-func (d *dotWriter) reset(w *bufio.Writer) { *d = dotWriter{w: w} }
+// reset prepares the writer for a new DATA message.
+func (d *dotWriter) reset(w byteSink) { *d = dotWriter{w: w, stuff: true} }
+
+// resetChunk prepares the writer for BDAT content: no dot-stuffing.
+func (d *dotWriter) resetChunk(w byteSink) { *d = dotWriter{w: w} }
 
 // Write encodes p. It never returns a short count without an error.
 func (d *dotWriter) Write(p []byte) (int, error) {
@@ -44,7 +58,7 @@ func (d *dotWriter) Write(p []byte) (int, error) {
 		d.midLine = false
 	}
 	for len(p) > 0 {
-		if !d.midLine && p[0] == '.' {
+		if !d.midLine && p[0] == '.' && d.stuff {
 			d.w.WriteByte('.')
 		}
 		i := bytes.IndexByte(p, '\n')
@@ -93,14 +107,14 @@ func (d *dotWriter) writeLinePart(p []byte) {
 		d.w.WriteString("\r\n")
 		d.midLine = false
 		p = p[i+1:]
-		if p[0] == '.' {
+		if p[0] == '.' && d.stuff {
 			d.w.WriteByte('.')
 		}
 	}
 }
 
-// close ends the content: a CRLF if the last line lacks one, then ".\r\n".
-// It does not flush.
+// close ends the content: a CRLF if the last line lacks one, then ".\r\n"
+// when stuffing. It does not flush.
 func (d *dotWriter) close() error {
 	if d.w == nil {
 		return errNotDot
@@ -108,28 +122,17 @@ func (d *dotWriter) close() error {
 	if d.pendingCR || d.midLine {
 		d.w.WriteString("\r\n")
 	}
-	d.w.WriteString(".\r\n")
+	if d.stuff {
+		d.w.WriteString(".\r\n")
+	}
 	d.w = nil
 	return nil
 }
 
-// readFrom copies r into the writer through buf-sized pieces, so that
-// io.Copy needs no buffer of its own.
-func (d *dotWriter) readFrom(r io.Reader, buf []byte) (int64, error) {
-	var total int64
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			total += int64(n)
-			if _, werr := d.Write(buf[:n]); werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}
+// byteCounter is a byteSink that only counts: it sizes BDAT content
+// before it is sent, with the very code that will send it.
+type byteCounter struct{ n int64 }
+
+func (c *byteCounter) Write(p []byte) (int, error)       { c.n += int64(len(p)); return len(p), nil }
+func (c *byteCounter) WriteByte(byte) error              { c.n++; return nil }
+func (c *byteCounter) WriteString(s string) (int, error) { c.n += int64(len(s)); return len(s), nil }

@@ -31,8 +31,10 @@ type Error struct {
 	Reply
 }
 
-// Error formats the error as "smtp: COMMAND: CODE ENHANCED TEXT", with the
-// lines of a multiline reply joined by spaces.
+// Error formats the error as "smtp: COMMAND: CODE ENHANCED TEXT (MEANING)",
+// with the lines of a multiline reply joined by spaces and the meaning of
+// the enhanced status code from RFC 3463, e.g.
+// "smtp: RCPT TO: 550 5.1.1 no such user (bad destination mailbox address)".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("smtp: ")
@@ -48,6 +50,11 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		b.WriteByte(' ')
 		b.WriteString(strings.ReplaceAll(e.Message, "\n", " "))
+	}
+	if e.Enhanced[2] != 0 { // X.Y.0 is "other or undefined": nothing to add
+		b.WriteString(" (")
+		b.WriteString(e.Enhanced.Description())
+		b.WriteByte(')')
 	}
 	return b.String()
 }

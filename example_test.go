@@ -168,10 +168,9 @@ func ExampleLogTrace() {
 	// < 235 2.0.0 Authentication succeeded
 	// > MAIL FROM:<alice@example.com> SIZE=77
 	// > RCPT TO:<bob@example.com>
-	// > DATA
+	// > BDAT 77 LAST
 	// < 250 2.0.0 Roger, accepting mail from <alice@example.com>
 	// < 250 2.0.0 I'll make sure <bob@example.com> gets this
-	// < 354 Go ahead. End your data with <CR><LF>.<CR><LF>
 	// < 250 2.0.0 OK: queued as Q0001
 	// > QUIT
 	// < 221 2.0.0 Bye
@@ -202,7 +201,7 @@ func ExampleClient_Send() {
 	}
 	// Output:
 	// accepted: [bob@example.com]
-	// rejected: smtp: RCPT TO:<nobody@example.com>: 550 5.1.1 no such user
+	// rejected: smtp: RCPT TO:<nobody@example.com>: 550 5.1.1 no such user (bad destination mailbox address)
 	// meaning: bad destination mailbox address
 }
 

@@ -70,6 +70,13 @@ type MailOptions struct {
 	Return string
 	// EnvelopeID is the DSN ENVID= parameter (RFC 3461), sent as xtext.
 	EnvelopeID string
+	// RequireTLS asks that every hop use TLS (REQUIRETLS, RFC 8689): only
+	// over TLS and when the server offers it; an error before MAIL
+	// otherwise.
+	RequireTLS bool
+	// OptionalDSN sends the DSN parameters (here and in RcptOptions) only
+	// when the server offers DSN, instead of failing without it.
+	OptionalDSN bool
 }
 
 // RcptOptions are the ESMTP parameters of RCPT TO.
@@ -103,7 +110,10 @@ func (c *Client) appendMailParams(line []byte, o *MailOptions) ([]byte, error) {
 		line = append(line, " BODY="...)
 		line = append(line, o.Body...)
 	case "BINARYMIME":
-		return line, errInput("BODY=BINARYMIME needs BDAT (RFC 3030), which this client does not send yet")
+		if !c.ext.has("BINARYMIME") || !c.ext.has("CHUNKING") {
+			return line, errInput("BODY=BINARYMIME: the server does not offer BINARYMIME and CHUNKING (RFC 3030)")
+		}
+		line = append(line, " BODY=BINARYMIME"...)
 	default:
 		return line, errInput("unknown BODY type %q", o.Body)
 	}
@@ -112,6 +122,12 @@ func (c *Client) appendMailParams(line []byte, o *MailOptions) ([]byte, error) {
 			return line, errInput("an address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)")
 		}
 		line = append(line, " SMTPUTF8"...)
+	}
+	if o.RequireTLS {
+		if c.tlsState == nil || !c.ext.has("REQUIRETLS") {
+			return line, errInput("REQUIRETLS needs a TLS connection to a server that offers REQUIRETLS (RFC 8689)")
+		}
+		line = append(line, " REQUIRETLS"...)
 	}
 	if o.Return != "" || o.EnvelopeID != "" {
 		if !c.ext.has("DSN") {

@@ -1,6 +1,6 @@
 module github.com/mailwire/smtp
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/emersion/go-message v0.18.2
@@ -11,5 +11,8 @@ require (
 
 require (
 	github.com/xdg-go/stringprep v1.0.4 // indirect
-	golang.org/x/text v0.14.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/term v0.48.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
 )

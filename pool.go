@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// stalePeekAfter is the idle time after which a connection is peeked at
+// before reuse, to find the ones the server closed meanwhile.
+const stalePeekAfter = 50 * time.Millisecond
+
 // ErrPoolClosed is returned by Pool.Send once Close was called.
 var ErrPoolClosed = errors.New("smtp: pool closed")
 
@@ -105,8 +109,9 @@ func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt
 	if err != nil {
 		return nil, err
 	}
+	rewind := rewinder(msg)
 	r, err := c.Send(ctx, env, msg)
-	if err != nil && reused && retryable(c, err) {
+	if err != nil && reused && retryable(c, err, rewind) {
 		c.Close()
 		if c, err = p.dial(ctx); err != nil {
 			return nil, err
@@ -115,6 +120,23 @@ func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt
 	}
 	p.giveBack(c)
 	return r, err
+}
+
+// rewinder returns a func that puts msg back where it is now, or nil when
+// msg cannot be rewound.
+func rewinder(msg io.Reader) func() bool {
+	s, ok := msg.(io.Seeker)
+	if !ok {
+		return nil
+	}
+	pos, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil
+	}
+	return func() bool {
+		_, err := s.Seek(pos, io.SeekStart)
+		return err == nil
+	}
 }
 
 // enter counts a Send in, unless the pool is closed.
@@ -129,17 +151,23 @@ func (p *Pool) enter() error {
 }
 
 // retryable reports a failure of a reused connection that proves it was
-// dead before the message was touched: safe to send again elsewhere.
-func retryable(c *Client, err error) bool {
-	if c.msgRead || errors.Is(err, ErrDeliveryUnknown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+// dead and that nothing was delivered, so the message may be sent again
+// elsewhere: a network failure before any byte of the message was read, or
+// a 421 to MAIL or RCPT (the transaction failed) when the message was not
+// read or can be rewound.
+func retryable(c *Client, err error, rewind func() bool) bool {
+	if errors.Is(err, ErrDeliveryUnknown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Code == 421
+		if e.Code != 421 || (e.Command != "MAIL FROM" && e.Command != "RCPT TO") {
+			return false
+		}
+		return !c.msgRead || rewind != nil && rewind()
 	}
 	var op *opError
-	return errors.As(err, &op) // the connection failed: EOF, reset
+	return !c.msgRead && errors.As(err, &op) // the connection failed: EOF, reset
 }
 
 // take returns an idle connection fit for use, or a new one.
@@ -154,8 +182,13 @@ func (p *Pool) take(ctx context.Context) (*Client, bool, error) {
 			p.retire(ctx, c, why)
 			continue
 		}
+		idle := time.Since(c.lastUsed)
+		if idle > stalePeekAfter && c.stale() {
+			p.retire(ctx, c, "closed by the server while idle")
+			continue
+		}
 		c.emit(Event{Kind: EventReused})
-		if time.Since(c.lastUsed) > p.popts.HealthCheckAfter {
+		if idle > p.popts.HealthCheckAfter {
 			if err := c.Noop(ctx); err != nil {
 				c.Close()
 				continue

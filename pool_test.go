@@ -102,7 +102,7 @@ func TestPoolRecoversFromIdleDrop(t *testing.T) {
 
 func TestPoolHealthCheck(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, &smtptest.Config{ReadTimeout: 200 * time.Millisecond})
+	srv := newServer(t, nil)
 	var log bytes.Buffer
 	var mu sync.Mutex
 	opts := realOpts(srv, Plaintext)
@@ -113,7 +113,7 @@ func TestPoolHealthCheck(t *testing.T) {
 		if _, err := pool.Send(bg, realEnv, strings.NewReader("x\r\n")); err != nil {
 			t.Fatalf("Send %d: %v", i, err)
 		}
-		time.Sleep(400 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 	mu.Lock()
 	defer mu.Unlock()

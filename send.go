@@ -1,10 +1,7 @@
 package smtp
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -25,6 +22,13 @@ type Envelope struct {
 	From string
 	// To are the recipients; at least one.
 	To []string
+	// MailOptions asks for MAIL FROM parameters: DSN (Return,
+	// EnvelopeID), REQUIRETLS, SMTPUTF8, BODY=BINARYMIME. Send works out
+	// SIZE and BODY=8BITMIME itself; nil asks for nothing more.
+	MailOptions *MailOptions
+	// RcptOptions asks for RCPT TO parameters (DSN NOTIFY and ORCPT), by
+	// recipient address as it stands in To; nil for none.
+	RcptOptions map[string]*RcptOptions
 }
 
 // Receipt is the outcome of a mail transaction the server accepted.
@@ -67,37 +71,55 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 	}
 	c.msgRead = false
 	c.lastUsed = time.Now()
-	mo, deny8bit, err := c.messageOptions(env, msg)
+	p, err := c.plan(env, msg)
 	if err != nil {
 		return nil, err
 	}
 	c.line = append(c.line[:0], "MAIL FROM:<"...)
-	c.line = append(c.line, env.From...)
+	c.line = append(c.line, p.from...)
 	c.line = append(c.line, '>')
-	if c.line, err = c.appendMailParams(c.line, &mo); err != nil {
+	if c.line, err = c.appendMailParams(c.line, &p.mail); err != nil {
 		return nil, err
+	}
+	for i := range p.rcpt {
+		if _, err := c.appendRcptParams(nil, p.rcpt[i]); err != nil {
+			return nil, err
+		}
 	}
 	stop := c.watch(ctx)
 	defer stop()
-	r, err := c.envelope(ctx, env)
+	var r *Receipt
+	if p.chunked {
+		r, err = c.sendChunked(ctx, p)
+	} else {
+		r, err = c.sendData(ctx, p)
+	}
+	if c.err == nil {
+		c.emit(Event{Kind: EventIdle})
+	}
 	if err != nil {
 		return r, err
 	}
-	if r.Reply, err = c.content(ctx, msg, deny8bit); err != nil {
-		if c.err == nil {
-			c.emit(Event{Kind: EventIdle})
-		}
+	c.sent++
+	return r, nil
+}
+
+// sendData runs a transaction with DATA.
+func (c *Client) sendData(ctx context.Context, p *plan) (*Receipt, error) {
+	r, err := c.envelope(ctx, p)
+	if err != nil {
+		return r, err
+	}
+	if r.Reply, err = c.content(ctx, p.msg, p.deny8bit); err != nil {
 		return nil, err
 	}
-	c.emit(Event{Kind: EventIdle})
-	c.sent++
 	return r, nil
 }
 
 // envelope sends MAIL (already in c.line), the RCPTs and DATA, pipelined
 // when the server allows, and reads their replies in order. It returns once
 // the server answered DATA with 354, or with the transaction reset.
-func (c *Client) envelope(ctx context.Context, env *Envelope) (*Receipt, error) {
+func (c *Client) envelope(ctx context.Context, p *plan) (*Receipt, error) {
 	pipelined := c.ext.has("PIPELINING")
 	if err := c.queue(c.line); err != nil {
 		return nil, err
@@ -107,19 +129,16 @@ func (c *Client) envelope(ctx context.Context, env *Envelope) (*Receipt, error) 
 			return nil, err
 		}
 	}
-	r := &Receipt{Accepted: make([]string, 0, len(env.To))}
-	for _, to := range env.To {
-		c.line = append(c.line[:0], "RCPT TO:<"...)
-		c.line = append(c.line, to...)
-		c.line = append(c.line, '>')
-		if err := c.queue(c.line); err != nil {
+	r := &Receipt{Accepted: make([]string, 0, len(p.to))}
+	for i := range p.to {
+		if err := c.queueRcpt(p, i); err != nil {
 			return nil, err
 		}
 		if !pipelined {
 			if err := c.flush(ctx, "RCPT TO"); err != nil {
 				return nil, err
 			}
-			if err := c.recipientReply(ctx, r, to); err != nil {
+			if err := c.recipientReply(ctx, r, i, p); err != nil {
 				return nil, err
 			}
 		}
@@ -140,8 +159,8 @@ func (c *Client) envelope(ctx context.Context, env *Envelope) (*Receipt, error) 
 		if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
 			return nil, err
 		}
-		for _, to := range env.To {
-			if err := c.recipientReply(ctx, r, to); err != nil {
+		for i := range p.to {
+			if err := c.recipientReply(ctx, r, i, p); err != nil {
 				return nil, err
 			}
 		}
@@ -205,17 +224,33 @@ func (c *Client) replyTo(ctx context.Context, verb string) (refused, err error) 
 	return refused, nil
 }
 
-// recipientReply reads the reply to RCPT TO:<to> and files it in r.
-func (c *Client) recipientReply(ctx context.Context, r *Receipt, to string) error {
+// queueRcpt buffers RCPT TO for the i-th recipient of p.
+func (c *Client) queueRcpt(p *plan, i int) error {
+	c.line = append(c.line[:0], "RCPT TO:<"...)
+	c.line = append(c.line, p.to[i]...)
+	c.line = append(c.line, '>')
+	if p.rcpt != nil {
+		var err error
+		if c.line, err = c.appendRcptParams(c.line, p.rcpt[i]); err != nil {
+			c.bw.Reset(c.conn)
+			return err
+		}
+	}
+	return c.queue(c.line)
+}
+
+// recipientReply reads the reply to the i-th RCPT TO of p and files it in
+// r, under the address as the caller gave it.
+func (c *Client) recipientReply(ctx context.Context, r *Receipt, i int, p *plan) error {
 	refused, err := c.replyTo(ctx, "RCPT TO")
 	if err != nil {
 		return err
 	}
 	if refused != nil {
-		r.Rejected = append(r.Rejected, &RecipientError{Addr: to, Err: refused.(*Error)})
+		r.Rejected = append(r.Rejected, &RecipientError{Addr: p.orig[i], Err: refused.(*Error)})
 		return nil
 	}
-	r.Accepted = append(r.Accepted, to)
+	r.Accepted = append(r.Accepted, p.orig[i])
 	return nil
 }
 
@@ -255,12 +290,19 @@ func (c *Client) content(ctx context.Context, msg io.Reader, deny8bit bool) (Rep
 			break
 		}
 		if rerr != nil {
-			err := fmt.Errorf("smtp: reading the message: %w (connection closed: nothing was delivered)", rerr)
-			c.shut(err)
-			return Reply{}, err
+			return Reply{}, c.readFailed(rerr)
 		}
 	}
 	return c.endData(ctx)
+}
+
+// readFailed reports the caller's reader failing mid-content. The content
+// cannot be ended without sending a truncated message, so the connection is
+// closed and nothing is delivered.
+func (c *Client) readFailed(rerr error) error {
+	err := fmt.Errorf("smtp: reading the message: %w (connection closed: nothing was delivered)", rerr)
+	c.shut(err)
+	return err
 }
 
 // writeContent encodes one piece of the message, within the timeout.
@@ -298,92 +340,6 @@ func (c *Client) endData(ctx context.Context) (Reply, error) {
 		return rep, c.unexpected(cmdEndOfData, rep, 250)
 	}
 	return rep, c.replyError(cmdEndOfData, rep)
-}
-
-// messageOptions works out the MAIL parameters Send needs for msg and env:
-// SIZE when the size is known, BODY=8BITMIME for 8-bit content, SMTPUTF8 for
-// non-ASCII addresses. deny8bit asks the data writer to refuse 8-bit bytes
-// it could not see ahead.
-func (c *Client) messageOptions(env *Envelope, msg io.Reader) (mo MailOptions, deny8bit bool, err error) {
-	if size, ok := messageSize(msg); ok {
-		if max := c.MaxMessageSize(); max > 0 && size > max {
-			return mo, false, errInput("message of %d bytes is larger than the server's limit of %d bytes (SIZE)", size, max)
-		}
-		mo.Size = size
-	}
-	eightBit, known := c.has8bitContent(msg)
-	switch {
-	case known && eightBit && !c.ext.has("8BITMIME"):
-		return mo, false, errInput("the message has 8-bit bytes and the server does not offer 8BITMIME (RFC 6152): encode it as quoted-printable or base64")
-	case eightBit || !known && c.ext.has("8BITMIME"):
-		mo.Body = "8BITMIME"
-	case !known:
-		deny8bit = true
-	}
-	if !isASCII(env.From) {
-		mo.UTF8 = true
-	}
-	for _, to := range env.To {
-		if !isASCII(to) {
-			mo.UTF8 = true
-		}
-	}
-	return mo, deny8bit, nil
-}
-
-// messageSize is msg's size when msg can tell it without being read.
-func messageSize(msg io.Reader) (int64, bool) {
-	switch m := msg.(type) {
-	case interface{ Len() int }:
-		return int64(m.Len()), true
-	case interface{ Size() int64 }:
-		return m.Size(), true
-	}
-	return 0, false
-}
-
-// has8bitContent looks for 8-bit bytes in what is left of msg, when msg can
-// be read ahead without being consumed.
-func (c *Client) has8bitContent(msg io.Reader) (eightBit, known bool) {
-	switch m := msg.(type) {
-	case *bytes.Buffer:
-		return has8bit(m.Bytes()), true
-	case interface {
-		io.ReaderAt
-		Size() int64
-		Len() int
-	}:
-		if c.copyBuf == nil {
-			c.copyBuf = make([]byte, copyBufSize)
-		}
-		for off := m.Size() - int64(m.Len()); ; {
-			n, err := m.ReadAt(c.copyBuf, off)
-			if has8bit(c.copyBuf[:n]) {
-				return true, true
-			}
-			off += int64(n)
-			if err != nil {
-				return false, errors.Is(err, io.EOF)
-			}
-		}
-	}
-	return false, false
-}
-
-// has8bit reports whether p holds a byte above 127, eight bytes at a time.
-func has8bit(p []byte) bool {
-	for len(p) >= 8 {
-		if binary.LittleEndian.Uint64(p)&0x8080808080808080 != 0 {
-			return true
-		}
-		p = p[8:]
-	}
-	for _, b := range p {
-		if b >= 0x80 {
-			return true
-		}
-	}
-	return false
 }
 
 // checkEnvelope refuses an envelope that cannot go on the wire.

@@ -156,7 +156,7 @@ func TestSendAllRecipientsRejected(t *testing.T) {
 			if !errors.As(err, &re) || len(re.Rejected) != 2 {
 				t.Fatalf("Send error = %v, want a *RecipientsError with 2", err)
 			}
-			want := "smtp: every recipient was rejected (2): <x@example.com>: 550 5.1.1 x unknown; <y@example.com>: 451 4.3.0 y try later"
+			want := "smtp: every recipient was rejected (2): <x@example.com>: 550 5.1.1 x unknown (bad destination mailbox address); <y@example.com>: 451 4.3.0 y try later"
 			if err.Error() != want {
 				t.Errorf("Error() = %q, want %q", err.Error(), want)
 			}

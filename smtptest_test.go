@@ -233,12 +233,22 @@ func TestRealServerRejectionsAndFaults(t *testing.T) {
 			t.Error("the server did not record the message: the test proves nothing")
 		}
 	})
-	t.Run("dropped at RCPT", func(t *testing.T) {
+	t.Run("dropped at RCPT, DATA", func(t *testing.T) {
 		t.Parallel()
-		srv := newServer(t, &smtptest.Config{DropAt: "RCPT"})
+		srv := newServer(t, &smtptest.Config{DropAt: "RCPT", DisableChunking: true})
 		_, err := SendMail(bg, srv.Addr(), realOpts(srv, Plaintext), realEnv, strings.NewReader("x\r\n"))
 		if err == nil || errors.Is(err, ErrDeliveryUnknown) {
 			t.Errorf("SendMail error = %v, want a plain network error", err)
+		}
+	})
+	t.Run("dropped at RCPT, BDAT", func(t *testing.T) {
+		t.Parallel()
+		// MAIL, RCPT and BDAT LAST with the content went out together:
+		// once they are on the wire, a lost reply leaves the outcome open.
+		srv := newServer(t, &smtptest.Config{DropAt: "RCPT"})
+		_, err := SendMail(bg, srv.Addr(), realOpts(srv, Plaintext), realEnv, strings.NewReader("x\r\n"))
+		if !errors.Is(err, ErrDeliveryUnknown) {
+			t.Errorf("SendMail error = %v, want ErrDeliveryUnknown", err)
 		}
 	})
 	t.Run("421 after two messages", func(t *testing.T) {

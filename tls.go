@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 )
@@ -208,7 +209,7 @@ func (c *Client) handshake(ctx context.Context) error {
 	state := tc.ConnectionState()
 	c.emit(Event{Kind: EventTLSHandshakeDone, ServerName: c.tlsConfig.ServerName, TLS: &state, Err: err})
 	if err != nil {
-		if c.closed.Load() || ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded) {
+		if c.closed.Load() || ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 			return c.fail(ctx, "TLS handshake", err)
 		}
 		werr := &tlsError{kind: ErrTLSHandshake, msg: describeTLSError(c.tlsConfig.ServerName, err), cause: err}

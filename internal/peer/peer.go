@@ -23,6 +23,7 @@ type Step struct {
 	text  string
 	delay time.Duration
 	tls   *tls.Config
+	n     int
 }
 
 type stepKind int
@@ -36,6 +37,7 @@ const (
 	stepSleep                       // wait a while
 	stepStartTLS                    // server side of a TLS handshake
 	stepExpectClose                 // the client must close without sending a byte
+	stepChunk                       // read exactly n bytes of BDAT content
 )
 
 // Send writes lines to the client in one write, each ended with CRLF.
@@ -52,6 +54,10 @@ func Expect(line string) Step { return Step{kind: stepExpect, text: line} }
 // Data reads message content up to and including the CRLF.CRLF that ends
 // it, and records it (with the final ".\r\n") in Result.Data.
 func Data() Step { return Step{kind: stepData} }
+
+// Chunk reads exactly n bytes of BDAT content and records them in
+// Result.Data.
+func Chunk(n int) Step { return Step{kind: stepChunk, n: n} }
 
 // Close closes the connection.
 func Close() Step { return Step{kind: stepClose} }
@@ -71,9 +77,9 @@ func ExpectClose() Step { return Step{kind: stepExpectClose} }
 func Sleep(d time.Duration) Step { return Step{kind: stepSleep, delay: d} }
 
 // Script parses a transcript: lines "S: text" are sent (consecutive S: lines
-// in one write), "C: text" expected, "C: <data>" reads message content, and
-// "close" / "hang" close or stop. Blank lines and lines starting with '#'
-// are skipped.
+// in one write), "C: text" expected, "C: <data>" reads message content up
+// to its end, "C: <chunk N>" reads N bytes of BDAT content, and "close" /
+// "hang" close or stop. Blank lines and lines starting with '#' are skipped.
 func Script(transcript string) []Step {
 	var steps []Step
 	var pending []string
@@ -92,6 +98,11 @@ func Script(transcript string) []Step {
 		case line == "C: <data>":
 			flush()
 			steps = append(steps, Data())
+		case strings.HasPrefix(line, "C: <chunk "):
+			flush()
+			var n int
+			fmt.Sscanf(line, "C: <chunk %d>", &n)
+			steps = append(steps, Chunk(n))
 		case strings.HasPrefix(line, "C: "):
 			flush()
 			steps = append(steps, Expect(line[3:]))
@@ -247,6 +258,15 @@ func run(conn net.Conn, script []Step, r *Result, mu *sync.Mutex) {
 			mu.Lock()
 			r.Data = append(r.Data, data)
 			mu.Unlock()
+		case stepChunk:
+			data := make([]byte, st.n)
+			if _, err := io.ReadFull(br, data); err != nil {
+				fail("step %d: reading a chunk of %d bytes: %v", i, st.n, err)
+				return
+			}
+			mu.Lock()
+			r.Data = append(r.Data, data)
+			mu.Unlock()
 		case stepStartTLS:
 			tc := tls.Server(conn, st.tls)
 			if err := tc.Handshake(); err != nil {
@@ -303,6 +323,8 @@ func Describe(st Step) string {
 		return "C: " + st.text + "\n"
 	case stepData:
 		return "C: <data>\n"
+	case stepChunk:
+		return fmt.Sprintf("C: <chunk %d>\n", st.n)
 	}
 	return ""
 }

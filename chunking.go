@@ -1,0 +1,325 @@
+package smtp
+
+import (
+	"context"
+	"io"
+	"strconv"
+)
+
+// BDAT (RFC 3030) chunking.
+const (
+	chunkSize   = 256 << 10 // a chunk of a message whose size is not known ahead
+	chunkWindow = 8         // chunks sent ahead of their replies, at most
+)
+
+// sendChunked runs a transaction with BDAT. When the size is known, MAIL,
+// every RCPT, "BDAT n LAST" and the content go out together: one round
+// trip per message. Otherwise the content goes in chunks of chunkSize,
+// at most chunkWindow of them ahead of their replies. Without PIPELINING
+// each command waits for its reply.
+//
+// Unlike DATA, the content may be on the wire before the server has
+// answered the recipients; the server discards it when it refused them all.
+func (c *Client) sendChunked(ctx context.Context, p *plan) (*Receipt, error) {
+	pipelined := c.ext.has("PIPELINING")
+	r := &Receipt{Accepted: make([]string, 0, len(p.to))}
+	if err := c.queue(c.line); err != nil {
+		return nil, err
+	}
+	if !pipelined {
+		if err := c.expectOK(ctx, "MAIL FROM"); err != nil {
+			return nil, err
+		}
+	}
+	for i := range p.to {
+		if err := c.queueRcpt(p, i); err != nil {
+			return nil, err
+		}
+		if !pipelined {
+			if err := c.flush(ctx, "RCPT TO"); err != nil {
+				return nil, err
+			}
+			if err := c.recipientReply(ctx, r, i, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !pipelined && len(r.Accepted) == 0 {
+		return r, c.resetAfter(ctx, &RecipientsError{Rejected: r.Rejected})
+	}
+	c.msgRead = true
+	if p.size >= 0 {
+		return c.chunkWhole(ctx, p, r, pipelined)
+	}
+	return c.chunkStream(ctx, p, r, pipelined)
+}
+
+// chunkWhole sends the content of known size as one BDAT LAST and reads
+// every reply. The transaction is complete on the wire once flushed, so a
+// connection lost before the last reply leaves the outcome unknown.
+func (c *Client) chunkWhole(ctx context.Context, p *plan, r *Receipt, pipelined bool) (*Receipt, error) {
+	c.bdatLine(p.size, true)
+	if err := c.queue(c.line); err != nil {
+		return nil, err
+	}
+	n, err := c.writeChunkContent(ctx, p, p.msg)
+	if err != nil {
+		return nil, err
+	}
+	if n != p.size {
+		err := errInput("the message changed while it was sent: %d bytes, %d announced (connection closed: nothing was delivered)", n, p.size)
+		c.shut(err)
+		return nil, err
+	}
+	if err := c.flush(ctx, "BDAT"); err != nil {
+		return nil, err
+	}
+	c.emit(Event{Kind: EventDataDone, Size: n})
+	var mailErr error
+	if pipelined {
+		var err error
+		if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+			return nil, unknownUnlessRefused(err)
+		}
+		for i := range p.to {
+			if err := c.recipientReply(ctx, r, i, p); err != nil {
+				return nil, unknownUnlessRefused(err)
+			}
+		}
+	}
+	return c.lastChunkReply(ctx, r, mailErr)
+}
+
+// chunkStream sends content of unknown size in chunks.
+func (c *Client) chunkStream(ctx context.Context, p *plan, r *Receipt, pipelined bool) (*Receipt, error) {
+	if c.chunk == nil {
+		c.chunk = make([]byte, 0, chunkSize+copyBufSize)
+	}
+	var dw dotWriter
+	sink := (*appendSink)(&c.chunk)
+	dw.resetChunk(sink)
+	var total int64
+	outstanding, envelopeRead := 0, !pipelined
+	var mailErr error
+	for {
+		c.chunk = c.chunk[:0]
+		last, err := c.fillChunk(&dw, p)
+		if err != nil {
+			return nil, err
+		}
+		total += int64(len(c.chunk))
+		c.bdatLine(int64(len(c.chunk)), last)
+		c.queue(c.line)
+		c.bw.Write(c.chunk)
+		if last {
+			if err := c.flush(ctx, "BDAT"); err != nil {
+				return nil, err
+			}
+			c.emit(Event{Kind: EventDataDone, Size: total})
+			break
+		}
+		outstanding++
+		if !envelopeRead || outstanding >= chunkWindow || !pipelined {
+			if err := c.flush(ctx, "BDAT"); err != nil {
+				return nil, err
+			}
+		}
+		if !envelopeRead {
+			envelopeRead = true
+			if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+				return nil, err
+			}
+			for i := range p.to {
+				if err := c.recipientReply(ctx, r, i, p); err != nil {
+					return nil, err
+				}
+			}
+			if mailErr != nil || len(r.Accepted) == 0 {
+				return c.abandonChunks(ctx, r, mailErr, outstanding)
+			}
+		}
+		for outstanding >= chunkWindow || (!pipelined && outstanding > 0) {
+			outstanding--
+			if refused, err := c.replyTo(ctx, "BDAT"); err != nil || refused != nil {
+				if err != nil {
+					return nil, err
+				}
+				return c.abandonChunks(ctx, r, refused, outstanding)
+			}
+		}
+	}
+	if !envelopeRead {
+		var err error
+		if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+			return nil, unknownUnlessRefused(err)
+		}
+		for i := range p.to {
+			if err := c.recipientReply(ctx, r, i, p); err != nil {
+				return nil, unknownUnlessRefused(err)
+			}
+		}
+	}
+	for ; outstanding > 0; outstanding-- {
+		if refused, err := c.replyTo(ctx, "BDAT"); err != nil {
+			return nil, unknownUnlessRefused(err)
+		} else if refused != nil && mailErr == nil {
+			mailErr = refused
+		}
+	}
+	return c.lastChunkReply(ctx, r, mailErr)
+}
+
+// fillChunk reads the message into c.chunk, normalised (or as it is for
+// BINARYMIME), until the chunk is full or the message ends.
+func (c *Client) fillChunk(dw *dotWriter, p *plan) (last bool, err error) {
+	if c.copyBuf == nil {
+		c.copyBuf = make([]byte, copyBufSize)
+	}
+	for len(c.chunk) < chunkSize {
+		n, rerr := p.msg.Read(c.copyBuf[:min(copyBufSize, chunkSize-len(c.chunk))])
+		if n > 0 {
+			if p.binary {
+				c.chunk = append(c.chunk, c.copyBuf[:n]...)
+			} else {
+				dw.Write(c.copyBuf[:n])
+			}
+		}
+		if rerr == io.EOF {
+			if !p.binary {
+				dw.close()
+			}
+			return true, nil
+		}
+		if rerr != nil {
+			return false, c.readFailed(rerr)
+		}
+	}
+	return false, nil
+}
+
+// abandonChunks ends a chunked transaction the server refused midway: it
+// reads the replies still due, resets, and reports the refusal.
+func (c *Client) abandonChunks(ctx context.Context, r *Receipt, cause error, outstanding int) (*Receipt, error) {
+	for ; outstanding > 0; outstanding-- {
+		if _, err := c.replyTo(ctx, "BDAT"); err != nil {
+			return nil, err
+		}
+	}
+	if cause == nil {
+		return r, c.resetAfter(ctx, &RecipientsError{Rejected: r.Rejected})
+	}
+	return nil, c.resetAfter(ctx, cause)
+}
+
+// lastChunkReply reads the reply to BDAT LAST, which ends the transaction.
+func (c *Client) lastChunkReply(ctx context.Context, r *Receipt, mailErr error) (*Receipt, error) {
+	rep, err := c.readReply(ctx, cmdEndOfData, true, c.dataTimeout())
+	if err != nil {
+		if mailErr != nil || len(r.Accepted) == 0 {
+			return nil, err // nothing could be delivered
+		}
+		return nil, &unknownDeliveryError{cause: err}
+	}
+	switch {
+	case mailErr != nil:
+		return nil, mailErr
+	case len(r.Accepted) == 0:
+		return r, &RecipientsError{Rejected: r.Rejected}
+	case rep.Code != 250:
+		return nil, c.unexpected(cmdEndOfData, rep, 250)
+	}
+	r.Reply = rep
+	return r, nil
+}
+
+// writeChunkContent writes the message through the BDAT writer (or as it
+// is for BINARYMIME) and returns how many bytes went out.
+func (c *Client) writeChunkContent(ctx context.Context, p *plan, msg io.Reader) (int64, error) {
+	var counter countingSink
+	counter.w = c.bw
+	var dw dotWriter
+	dw.resetChunk(&counter)
+	if c.copyBuf == nil {
+		c.copyBuf = make([]byte, copyBufSize)
+	}
+	for {
+		n, rerr := msg.Read(c.copyBuf)
+		if n > 0 {
+			if err := c.setDeadline(ctx, c.timeout()); err != nil {
+				return 0, c.fail(ctx, "BDAT", err)
+			}
+			var err error
+			if p.binary {
+				_, err = counter.Write(c.copyBuf[:n])
+			} else {
+				_, err = dw.Write(c.copyBuf[:n])
+			}
+			if err != nil {
+				return 0, c.fail(ctx, "BDAT", err)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return 0, c.readFailed(rerr)
+		}
+	}
+	if !p.binary {
+		dw.close()
+	}
+	return counter.n, nil
+}
+
+// bdatLine puts "BDAT size [LAST]" in c.line.
+func (c *Client) bdatLine(size int64, last bool) {
+	c.line = append(c.line[:0], "BDAT "...)
+	c.line = strconv.AppendInt(c.line, size, 10)
+	if last {
+		c.line = append(c.line, " LAST"...)
+	}
+}
+
+// unknownUnlessRefused turns a lost connection, once the whole transaction
+// is on the wire, into ErrDeliveryUnknown; a refusal stays what it is.
+func unknownUnlessRefused(err error) error {
+	if _, ok := err.(*Error); ok {
+		return err
+	}
+	return &unknownDeliveryError{cause: err}
+}
+
+// appendSink is a byteSink that appends to a slice.
+type appendSink []byte
+
+func (s *appendSink) Write(p []byte) (int, error)       { *s = append(*s, p...); return len(p), nil }
+func (s *appendSink) WriteByte(b byte) error            { *s = append(*s, b); return nil }
+func (s *appendSink) WriteString(v string) (int, error) { *s = append(*s, v...); return len(v), nil }
+
+// countingSink passes bytes to a bufio.Writer and counts them.
+type countingSink struct {
+	w interface {
+		byteSink
+	}
+	n int64
+}
+
+func (s *countingSink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.n += int64(n)
+	return n, err
+}
+
+func (s *countingSink) WriteByte(b byte) error {
+	err := s.w.WriteByte(b)
+	if err == nil {
+		s.n++
+	}
+	return err
+}
+
+func (s *countingSink) WriteString(v string) (int, error) {
+	n, err := s.w.WriteString(v)
+	s.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,249 @@
+package smtp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// plan is what Send works out before it writes a byte: the addresses as
+// they go on the wire, the MAIL and RCPT parameters, and how the content
+// is sent.
+type plan struct {
+	from     string
+	orig     []string       // the recipients as the caller gave them
+	to       []string       // as on the wire; env.To when nothing changed
+	rcpt     []*RcptOptions // parallel to to; nil when none asked
+	mail     MailOptions
+	msg      io.Reader
+	deny8bit bool  // refuse 8-bit bytes met while streaming (7-bit server)
+	chunked  bool  // send with BDAT (CHUNKING)
+	binary   bool  // BODY=BINARYMIME: content as it is
+	size     int64 // the exact size on the wire for BDAT; -1 unknown
+}
+
+// plan prepares a transaction for env and msg; every refusal happens here,
+// before anything is sent.
+func (c *Client) plan(env *Envelope, msg io.Reader) (*plan, error) {
+	p := &plan{msg: msg, size: -1, to: env.To, orig: env.To}
+	if env.MailOptions != nil {
+		p.mail = *env.MailOptions
+	}
+	var err error
+	if p.from, err = c.wireAddress(env.From, &p.mail); err != nil {
+		return nil, err
+	}
+	for i, to := range env.To {
+		w, err := c.wireAddress(to, &p.mail)
+		if err != nil {
+			return nil, err
+		}
+		if w != to {
+			if &p.to[0] == &env.To[0] {
+				p.to = append([]string(nil), env.To...)
+			}
+			p.to[i] = w
+		}
+	}
+	if err := c.planDSN(env, p); err != nil {
+		return nil, err
+	}
+	if err := c.planContent(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// planDSN gathers the per-recipient options, and drops every DSN
+// parameter when the server lacks DSN and the caller said that is fine.
+func (c *Client) planDSN(env *Envelope, p *plan) error {
+	if len(env.RcptOptions) > 0 {
+		p.rcpt = make([]*RcptOptions, len(env.To))
+		for i, to := range env.To {
+			p.rcpt[i] = env.RcptOptions[to]
+		}
+		for addr := range env.RcptOptions {
+			if !contains(env.To, addr) {
+				return errInput("RcptOptions for %q, which is not in Envelope.To", addr)
+			}
+		}
+	}
+	if p.mail.OptionalDSN && !c.ext.has("DSN") {
+		p.mail.Return, p.mail.EnvelopeID, p.rcpt = "", "", nil
+	}
+	return nil
+}
+
+// planContent decides how the message goes: DATA or BDAT, its size, its
+// body type; it downgrades 8-bit content for a 7-bit server when it can.
+func (c *Client) planContent(p *plan) error {
+	body := strings.ToUpper(p.mail.Body)
+	p.binary = body == "BINARYMIME"
+	p.chunked = c.ext.has("CHUNKING")
+	if p.binary && !(p.chunked && c.ext.has("BINARYMIME")) {
+		return errInput("BODY=BINARYMIME: the server does not offer BINARYMIME and CHUNKING (RFC 3030)")
+	}
+	info := c.scan(p.msg, p.chunked && !p.binary)
+	if info.eightBit && !p.binary && !c.ext.has("8BITMIME") {
+		converted, err := downgrade(p.msg)
+		if err != nil {
+			return err
+		}
+		p.msg = converted
+		info = c.scan(p.msg, p.chunked)
+	}
+	switch {
+	case p.binary:
+		p.size = info.raw
+	case p.chunked && info.known:
+		p.size = info.wire
+	}
+	if info.sized {
+		p.mail.Size = max(info.wire, info.raw)
+		if max := c.MaxMessageSize(); max > 0 && p.mail.Size > max {
+			return errInput("message of %d bytes is larger than the server's limit of %d bytes (SIZE)", p.mail.Size, max)
+		}
+	}
+	switch {
+	case body != "":
+	case info.eightBit || !info.known && c.ext.has("8BITMIME"):
+		p.mail.Body = "8BITMIME"
+	case !info.known:
+		p.deny8bit = true
+	}
+	return nil
+}
+
+// contentInfo is what a look ahead at the message found.
+type contentInfo struct {
+	known    bool  // the message could be read ahead
+	sized    bool  // its size is known, read ahead or told
+	eightBit bool  // it holds bytes above 127
+	raw      int64 // its size as given
+	wire     int64 // its size once line endings are CRLF (BDAT), or raw
+}
+
+// scan reads what is left of msg ahead, without consuming it, when msg can
+// be read that way (*bytes.Buffer, or a ReaderAt that knows its size, as
+// *bytes.Reader and *strings.Reader). withWire also sizes the content as
+// BDAT will send it, with the very writer that will send it.
+func (c *Client) scan(msg io.Reader, withWire bool) contentInfo {
+	var info contentInfo
+	var counter byteCounter
+	var dw dotWriter
+	dw.resetChunk(&counter)
+	visit := func(p []byte) {
+		info.eightBit = info.eightBit || has8bit(p)
+		info.raw += int64(len(p))
+		if withWire {
+			dw.Write(p)
+		}
+	}
+	switch m := msg.(type) {
+	case *bytes.Buffer:
+		visit(m.Bytes())
+	case interface {
+		io.ReaderAt
+		Size() int64
+		Len() int
+	}:
+		if c.copyBuf == nil {
+			c.copyBuf = make([]byte, copyBufSize)
+		}
+		for off := m.Size() - int64(m.Len()); ; {
+			n, err := m.ReadAt(c.copyBuf, off)
+			visit(c.copyBuf[:n])
+			off += int64(n)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return contentInfo{}
+			}
+		}
+	default:
+		if size, ok := messageSize(msg); ok {
+			return contentInfo{raw: size, wire: size, sized: true}
+		}
+		return contentInfo{}
+	}
+	info.known, info.sized = true, true
+	info.wire = info.raw
+	if withWire {
+		dw.close()
+		info.wire = counter.n
+	}
+	return info
+}
+
+// messageSize is msg's size when msg can tell it without being read.
+func messageSize(msg io.Reader) (int64, bool) {
+	switch m := msg.(type) {
+	case interface{ Len() int }:
+		return int64(m.Len()), true
+	case interface{ Size() int64 }:
+		return m.Size(), true
+	}
+	return 0, false
+}
+
+// has8bit reports whether p holds a byte above 127, eight bytes at a time.
+func has8bit(p []byte) bool {
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p)&0x8080808080808080 != 0 {
+			return true
+		}
+		p = p[8:]
+	}
+	for _, b := range p {
+		if b >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// wireAddress is addr as it goes on the wire. An address with a non-ASCII
+// local part needs SMTPUTF8 (RFC 6531): asked for when the server offers
+// it, an error otherwise. When only the domain is non-ASCII and the server
+// lacks SMTPUTF8, the domain is converted to A-labels (IDNA2008, lookup
+// profile); an invalid domain is an error, never sent as it is.
+func (c *Client) wireAddress(addr string, mo *MailOptions) (string, error) {
+	if isASCII(addr) {
+		return addr, nil
+	}
+	if c.ext.has("SMTPUTF8") {
+		mo.UTF8 = true
+		return addr, nil
+	}
+	at := strings.LastIndexByte(addr, '@')
+	local, domain := addr, ""
+	if at >= 0 {
+		local, domain = addr[:at], addr[at+1:]
+	}
+	if !isASCII(local) {
+		return "", errInput("address %q has a non-ASCII local part, and the server does not offer SMTPUTF8 (RFC 6531)", addr)
+	}
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil {
+		return "", errInput("address %q: invalid internationalised domain: %v", addr, err)
+	}
+	return local + "@" + ascii, nil
+}
+
+// asciiHost converts a non-ASCII host name to A-labels, for the EHLO name,
+// the dialled host and the TLS server name.
+func asciiHost(host string) (string, error) {
+	if isASCII(host) {
+		return host, nil
+	}
+	ascii, err := idna.Lookup.ToASCII(host)
+	if err != nil {
+		return "", errInput("invalid internationalised domain %q: %v", host, err)
+	}
+	return ascii, nil
+}
