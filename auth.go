@@ -246,12 +246,12 @@ func (c *Client) authenticate(ctx context.Context, sc sasl.Client) error {
 		}
 		switch {
 		case err == nil:
-			c.line = appendBase64(c.line[:0], resp)
+			c.line = base64.StdEncoding.AppendEncode(c.line[:0], resp) // empty: an empty line, not "="
 		case isFailureChallenge(err):
 			// OAUTHBEARER and XOAUTH2 report failure in a challenge; the
 			// client answers with a dummy response to hear the final reply.
 			failure = err
-			c.line = appendBase64(c.line[:0], dummyResponse(mech))
+			c.line = base64.StdEncoding.AppendEncode(c.line[:0], dummyResponse(mech))
 		default:
 			// Cancel (RFC 4954 section 4), hear the reply, report our cause.
 			c.line = append(c.line[:0], '*')
@@ -330,8 +330,10 @@ func dummyResponse(mech string) []byte {
 	return []byte{}
 }
 
-// appendBase64 appends the base64 of p, or "=" for an empty p (RFC 4954
-// section 4: an empty initial response).
+// appendBase64 appends the base64 of an initial response, or "=" for an
+// empty one (RFC 4954 section 4). Only the initial response on the AUTH line
+// uses "="; an empty answer to a challenge is an empty line (Dovecot refuses
+// "=" there as invalid base64).
 func appendBase64(b, p []byte) []byte {
 	if len(p) == 0 {
 		return append(b, '=')

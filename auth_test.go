@@ -51,7 +51,7 @@ func TestAuthVectors(t *testing.T) {
 				"S: 334 " + b64("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096") + "\n" +
 				"C: " + b64("c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=") + "\n" +
 				"S: 334 " + b64("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=") + "\n" +
-				"C: =\nS: 235 2.7.0 Ok\n"},
+				"C: \nS: 235 2.7.0 Ok\n"}, // an empty response is an empty line, as Dovecot demands
 		{"RFC 7628 OAUTHBEARER", func() Auth { return OAuth2Auth("user@example.com", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==") }, "OAUTHBEARER XOAUTH2",
 			"C: AUTH OAUTHBEARER " + b64("n,a=user@example.com,\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01") + "\n" +
 				"S: 235 2.7.0 Ok\n"},
@@ -109,7 +109,7 @@ func TestAuthFailures(t *testing.T) {
 		{"XOAUTH2 JSON failure", "XOAUTH2",
 			"C: AUTH XOAUTH2 " + b64("user=u@example.com\x01auth=Bearer tok\x01\x01") + "\n" +
 				"S: 334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K\n" +
-				"C: =\nS: 535-5.7.8 Username and Password not accepted.\nS: 535 5.7.8 Learn more\n",
+				"C: \nS: 535-5.7.8 Username and Password not accepted.\nS: 535 5.7.8 Learn more\n",
 			OAuth2Auth("u@example.com", "tok"), 535, EnhancedCode{5, 7, 8}, "XOAUTH2 authentication error (401)"},
 	}
 	for _, tt := range tests {
@@ -275,7 +275,7 @@ func TestAuthSecretsNeverTraced(t *testing.T) {
 		{"PLAIN", "PLAIN", "C: AUTH PLAIN " + b64("\x00alice\x00"+pass) + "\nS: 235 Ok\n", PasswordAuth(user, pass), false},
 		{"PLAIN refused", "PLAIN", "C: AUTH PLAIN " + b64("\x00alice\x00"+pass) + "\nS: 535 5.7.8 no\n", PasswordAuth(user, pass), true},
 		{"LOGIN", "LOGIN", "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: YWxpY2U=\nS: 334 UGFzc3dvcmQ6\nC: " + b64(pass) + "\nS: 535 5.7.8 no\n", PasswordAuth(user, pass), true},
-		{"XOAUTH2", "XOAUTH2", "C: AUTH XOAUTH2 " + b64("user=alice\x01auth=Bearer "+pass+"\x01\x01") + "\nS: 334 " + b64(`{"status":"401"}`) + "\nC: =\nS: 535 5.7.8 no\n", OAuth2Auth(user, pass), true},
+		{"XOAUTH2", "XOAUTH2", "C: AUTH XOAUTH2 " + b64("user=alice\x01auth=Bearer "+pass+"\x01\x01") + "\nS: 334 " + b64(`{"status":"401"}`) + "\nC: \nS: 535 5.7.8 no\n", OAuth2Auth(user, pass), true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var events []string

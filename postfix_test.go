@@ -1,0 +1,412 @@
+package smtp
+
+// Interoperability with a real Postfix (with Dovecot for SASL), started by
+// scripts/postfix/up.sh. The README's test command starts it and sets
+// MAILWIRE_POSTFIX=1 and the variables below; plain `go test` skips these
+// tests and says so.
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/xdg-go/scram"
+)
+
+// postfixEnv is the running Postfix, from the environment.
+type postfixEnv struct {
+	submission, smtps, plain string
+	maildir                  string
+	user, pass               string
+	tls                      *tls.Config
+}
+
+func postfix(t *testing.T) *postfixEnv {
+	t.Helper()
+	if os.Getenv("MAILWIRE_POSTFIX") != "1" {
+		t.Skip("no Postfix: run the README's test command (scripts/test.sh) to start one, or set MAILWIRE_POSTFIX=1 and its variables")
+	}
+	caPEM, err := os.ReadFile(os.Getenv("MAILWIRE_POSTFIX_CA"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return &postfixEnv{
+		submission: os.Getenv("MAILWIRE_POSTFIX_SUBMISSION"),
+		smtps:      os.Getenv("MAILWIRE_POSTFIX_SMTPS"),
+		plain:      os.Getenv("MAILWIRE_POSTFIX_PLAIN"),
+		maildir:    os.Getenv("MAILWIRE_POSTFIX_MAILDIR"),
+		user:       os.Getenv("MAILWIRE_POSTFIX_USER"),
+		pass:       os.Getenv("MAILWIRE_POSTFIX_PASS"),
+		tls:        &tls.Config{RootCAs: pool, ServerName: os.Getenv("MAILWIRE_POSTFIX_TLS_NAME")},
+	}
+}
+
+func (p *postfixEnv) opts(mode Security) *Options {
+	return &Options{Security: mode, TLSConfig: p.tls, Timeout: 20 * time.Second}
+}
+
+var messageSeq atomic.Int64
+
+// uniqueMessage makes a message with a Message-ID to find it by.
+func uniqueMessage(t *testing.T, body string) (id, msg string) {
+	id = fmt.Sprintf("<%s.%d.%d@mailwire.test>", strings.ReplaceAll(t.Name(), "/", "."), time.Now().UnixNano(), messageSeq.Add(1))
+	msg = "From: alice@mailwire.test\r\nTo: bob@mailwire.test\r\nSubject: " + t.Name() + "\r\nDate: Fri, 27 Nov 2026 09:00:00 +0000\r\nMessage-ID: " + id + "\r\n\r\n" + body
+	return id, msg
+}
+
+// delivered waits for the maildir file of the message with id for rcpt
+// and returns it.
+func (p *postfixEnv) delivered(t *testing.T, id, rcpt string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		files, _ := filepath.Glob(filepath.Join(p.maildir, "new", "*"))
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err == nil && bytes.Contains(data, []byte("Message-ID: "+id)) && bytes.Contains(data, []byte("Delivered-To: "+rcpt+"\n")) {
+				return data
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("message %s for %s not delivered within 20 s", id, rcpt)
+	return nil
+}
+
+// checkDelivered checks the delivered file holds the message as sent,
+// byte for byte, after the headers Postfix adds (the maildir stores LF).
+func (p *postfixEnv) checkDelivered(t *testing.T, id, rcpt, msg string) {
+	t.Helper()
+	data := p.delivered(t, id, rcpt)
+	want := strings.ReplaceAll(string(normalize([]byte(msg))), "\r\n", "\n")
+	if !strings.HasSuffix(string(data), want) {
+		got := string(data)
+		if len(got) > 2000 {
+			got = got[:1000] + " … " + got[len(got)-1000:]
+		}
+		t.Errorf("delivered message differs from what was sent:\n%s", got)
+	}
+}
+
+func TestPostfixListenersAndSecurityModes(t *testing.T) {
+	pf := postfix(t)
+	port465 := &portDialer{target: pf.smtps}
+	tests := []struct {
+		name    string
+		addr    string
+		mode    Security
+		dialer  *portDialer
+		wantTLS bool
+		wantErr error
+	}{
+		{"submission StartTLS", pf.submission, StartTLS, nil, true, nil},
+		{"submission SecurityAuto", pf.submission, SecurityAuto, nil, true, nil},
+		{"submission StartTLSOptional", pf.submission, StartTLSOptional, nil, true, nil},
+		{"submission Plaintext", pf.submission, Plaintext, nil, false, nil},
+		{"smtps ImplicitTLS", pf.smtps, ImplicitTLS, nil, true, nil},
+		{"smtps SecurityAuto on port 465", "localhost:465", SecurityAuto, port465, true, nil},
+		{"plain Plaintext", pf.plain, Plaintext, nil, false, nil},
+		{"plain StartTLSOptional", pf.plain, StartTLSOptional, nil, false, nil},
+		{"plain StartTLS", pf.plain, StartTLS, nil, false, ErrStartTLSNotOffered},
+		{"plain SecurityAuto", pf.plain, SecurityAuto, nil, false, ErrStartTLSNotOffered},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := pf.opts(tt.mode)
+			if tt.dialer != nil {
+				opts.Dialer = tt.dialer
+			}
+			id, msg := uniqueMessage(t, "hello\r\n")
+			r, err := SendMail(bg, tt.addr, opts, &Envelope{From: "alice@mailwire.test", To: []string{"bob@mailwire.test"}}, strings.NewReader(msg))
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("SendMail = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("SendMail: %v", err)
+			}
+			if !strings.Contains(r.Reply.Message, "queued as") {
+				t.Errorf("Reply = %+v, want a queue id", r.Reply)
+			}
+			data := pf.delivered(t, id, "bob@mailwire.test")
+			if gotTLS := bytes.Contains(data, []byte("(using TLS")); gotTLS != tt.wantTLS {
+				t.Errorf("Received header says TLS %v, want %v", gotTLS, tt.wantTLS)
+			}
+		})
+	}
+}
+
+func TestPostfixAuthMechanisms(t *testing.T) {
+	pf := postfix(t)
+	mechs := map[string]func() sasl.Client{
+		"PLAIN":    func() sasl.Client { return sasl.NewPlainClient("", pf.user, pf.pass) },
+		"LOGIN":    func() sasl.Client { return newLoginClient(pf.user, pf.pass) },
+		"CRAM-MD5": func() sasl.Client { return &cramMD5Client{username: pf.user, password: pf.pass} },
+		"SCRAM-SHA-1": func() sasl.Client {
+			c, _ := newSCRAM(scram.SHA1, "SCRAM-SHA-1", pf.user, pf.pass, nil)
+			return c
+		},
+		"SCRAM-SHA-256": func() sasl.Client {
+			c, _ := newSCRAM(scram.SHA256, "SCRAM-SHA-256", pf.user, pf.pass, nil)
+			return c
+		},
+	}
+	for _, listener := range []struct {
+		name, addr string
+		mode       Security
+	}{{"submission", pf.submission, StartTLS}, {"smtps", pf.smtps, ImplicitTLS}, {"plain", pf.plain, Plaintext}} {
+		for mech, client := range mechs {
+			t.Run(listener.name+"/"+mech, func(t *testing.T) {
+				opts := pf.opts(listener.mode)
+				opts.Auth = SASLAuth(client())
+				opts.AllowInsecureAuth = listener.mode == Plaintext
+				var lines []string
+				opts.Trace = &Trace{LineSent: func(l string) { lines = append(lines, l) }}
+				c, err := Dial(bg, listener.addr, opts)
+				if err != nil {
+					t.Fatalf("AUTH %s: %v", mech, err)
+				}
+				c.Quit(bg)
+				log := strings.Join(lines, "\n")
+				if !strings.Contains(log, "AUTH "+mech) || strings.Contains(log, pf.pass) {
+					t.Errorf("trace:\n%s", log)
+				}
+			})
+		}
+	}
+	t.Run("PasswordAuth picks SCRAM-SHA-256", func(t *testing.T) {
+		opts := pf.opts(StartTLS)
+		opts.Auth = PasswordAuth(pf.user, pf.pass)
+		var lines []string
+		opts.Trace = &Trace{LineSent: func(l string) { lines = append(lines, l) }}
+		c, err := Dial(bg, pf.submission, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Quit(bg)
+		if !strings.Contains(strings.Join(lines, "\n"), "AUTH SCRAM-SHA-256") {
+			t.Errorf("trace: %v", lines)
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		opts := pf.opts(StartTLS)
+		opts.Auth = PasswordAuth(pf.user, "wrong")
+		_, err := Dial(bg, pf.submission, opts)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != 535 || e.Enhanced != (EnhancedCode{5, 7, 8}) {
+			t.Errorf("Dial = %v, want 535 5.7.8", err)
+		}
+	})
+	t.Run("plaintext without AllowInsecureAuth", func(t *testing.T) {
+		opts := pf.opts(Plaintext)
+		opts.Auth = SASLAuth(sasl.NewPlainClient("", pf.user, pf.pass))
+		if _, err := Dial(bg, pf.plain, opts); !errors.Is(err, ErrInsecureAuth) {
+			t.Errorf("Dial = %v, want ErrInsecureAuth", err)
+		}
+	})
+}
+
+func TestPostfixContentByteForByte(t *testing.T) {
+	pf := postfix(t)
+	attachment := make([]byte, 9<<20*3/4) // 9 MiB once base64-encoded
+	for i := range attachment {
+		attachment[i] = byte(i * 7)
+	}
+	var b64 strings.Builder
+	enc := base64Lines(attachment)
+	b64.WriteString("MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	b64.WriteString(enc)
+	bodies := map[string]string{
+		"leading dots":   ".\r\n..\r\n.hidden\r\nx.\r\n",
+		"8-bit text":     "Grüße aus München\r\n",
+		"998 characters": strings.Repeat("x", 998) + "\r\n",
+		"no final CRLF":  "the end",
+		"bare LF and CR": "one\ntwo\rthree\r\n",
+	}
+	for _, chunking := range []bool{true, false} {
+		for name, body := range bodies {
+			t.Run(fmt.Sprintf("%s/chunking=%v", name, chunking), func(t *testing.T) {
+				id, msg := uniqueMessage(t, body)
+				c, err := Dial(bg, pf.submission, pf.opts(StartTLS))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Quit(bg)
+				if !chunking {
+					delete(c.ext, "CHUNKING")
+				}
+				var reader io.Reader = strings.NewReader(msg)
+				if name == "no final CRLF" {
+					reader = io.MultiReader(reader) // unknown size: streamed BDAT
+				}
+				if _, err := c.Send(bg, &Envelope{From: "alice@mailwire.test", To: []string{"bob@mailwire.test"}}, reader); err != nil {
+					t.Fatal(err)
+				}
+				pf.checkDelivered(t, id, "bob@mailwire.test", msg)
+			})
+		}
+	}
+	t.Run("9 MiB attachment", func(t *testing.T) {
+		id, msg := uniqueMessage(t, "")
+		msg = strings.Replace(msg, "\r\n\r\n", "\r\n"+b64.String()[:strings.Index(b64.String(), "\r\n\r\n")]+"\r\n\r\n", 1) + enc
+		if len(msg) < 9<<20 || len(msg) > 10<<20 {
+			t.Fatalf("message of %d bytes", len(msg))
+		}
+		if _, err := SendMail(bg, pf.submission, pf.opts(StartTLS), &Envelope{From: "alice@mailwire.test", To: []string{"bob@mailwire.test"}}, strings.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+		pf.checkDelivered(t, id, "bob@mailwire.test", msg)
+	})
+}
+
+// base64Lines encodes b in 76-character lines.
+func base64Lines(b []byte) string {
+	s := b64(string(b))
+	var out strings.Builder
+	for len(s) > 76 {
+		out.WriteString(s[:76] + "\r\n")
+		s = s[76:]
+	}
+	out.WriteString(s + "\r\n")
+	return out.String()
+}
+
+func TestPostfixSizeLimit(t *testing.T) {
+	pf := postfix(t)
+	big := strings.Repeat(strings.Repeat("z", 998)+"\r\n", 11<<20/1000)
+	c, err := Dial(bg, pf.submission, pf.opts(StartTLS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit(bg)
+	if got := c.MaxMessageSize(); got != 10<<20 {
+		t.Errorf("MaxMessageSize = %d, want 10 MiB", got)
+	}
+	_, err = c.Send(bg, &Envelope{From: "alice@mailwire.test", To: []string{"bob@mailwire.test"}}, strings.NewReader(big))
+	if err == nil || !strings.Contains(err.Error(), "larger than the server's limit") {
+		t.Errorf("Send of 11 MiB = %v, want refused before MAIL", err)
+	}
+	// Of unknown size, it goes, and Postfix refuses it at the end.
+	_, err = c.Send(bg, &Envelope{From: "alice@mailwire.test", To: []string{"bob@mailwire.test"}}, io.MultiReader(strings.NewReader(big)))
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 552 || e.Enhanced != (EnhancedCode{5, 3, 4}) {
+		t.Errorf("Send of 11 MiB streamed = %v, want 552 5.3.4", err)
+	}
+	if err := c.Noop(bg); err != nil {
+		t.Errorf("the connection is not usable after a refused message: %v", err)
+	}
+}
+
+func TestPostfixManyMessagesAndRejections(t *testing.T) {
+	pf := postfix(t)
+	c, err := Dial(bg, pf.submission, pf.opts(StartTLS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit(bg)
+	var ids []string
+	for i := range 100 {
+		id, msg := uniqueMessage(t, fmt.Sprintf("message %d\r\n", i))
+		ids = append(ids, id)
+		if _, err := c.Send(bg, &Envelope{From: "alice@mailwire.test", To: []string{"bob@mailwire.test"}}, strings.NewReader(msg)); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	for _, id := range []string{ids[0], ids[50], ids[99]} {
+		pf.delivered(t, id, "bob@mailwire.test")
+	}
+	// A rejected recipient in a pipelined envelope.
+	id, msg := uniqueMessage(t, "to two\r\n")
+	r, err := c.Send(bg, &Envelope{From: "alice@mailwire.test", To: []string{"carol@mailwire.test", "reject@mailwire.test"}}, strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Rejected) != 1 || r.Rejected[0].Err.Code != 550 || r.Rejected[0].Err.Enhanced != (EnhancedCode{5, 1, 1}) {
+		t.Errorf("Rejected = %v, want reject@ with 550 5.1.1", r.Rejected)
+	}
+	pf.delivered(t, id, "carol@mailwire.test")
+}
+
+func TestPostfixSecondConnectionReusesNothing(t *testing.T) {
+	pf := postfix(t)
+	var states []tls.ConnectionState
+	for range 2 {
+		c, err := Dial(bg, pf.submission, pf.opts(StartTLS))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := c.TLSConnectionState()
+		states = append(states, st)
+		c.Quit(bg)
+	}
+	if states[1].DidResume {
+		t.Error("the second connection resumed the first one's TLS session")
+	}
+}
+
+func TestPostfixExtensions(t *testing.T) {
+	pf := postfix(t)
+	opts := pf.opts(StartTLS)
+	opts.Auth = PasswordAuth(pf.user, pf.pass)
+	c, err := Dial(bg, pf.submission, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit(bg)
+	for _, ext := range []string{"PIPELINING", "CHUNKING", "DSN", "SMTPUTF8", "8BITMIME", "ENHANCEDSTATUSCODES", "AUTH"} {
+		if ok, _ := c.Extension(ext); !ok {
+			t.Errorf("Postfix does not offer %s", ext)
+		}
+	}
+	t.Run("DSN", func(t *testing.T) {
+		id, msg := uniqueMessage(t, "dsn\r\n")
+		env := &Envelope{From: "alice@mailwire.test", To: []string{"bob@mailwire.test"},
+			MailOptions: &MailOptions{Return: "HDRS", EnvelopeID: "env+1"},
+			RcptOptions: map[string]*RcptOptions{"bob@mailwire.test": {Notify: []string{"FAILURE"}, OriginalRecipient: "bob@mailwire.test"}}}
+		if _, err := c.Send(bg, env, strings.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+		pf.delivered(t, id, "bob@mailwire.test")
+	})
+	t.Run("SMTPUTF8", func(t *testing.T) {
+		id, msg := uniqueMessage(t, "utf8\r\n")
+		if _, err := c.Send(bg, &Envelope{From: "alice@mailwire.test", To: []string{"jürgen@mailwire.test"}}, strings.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+		pf.delivered(t, id, "jürgen@mailwire.test")
+	})
+	t.Run("IDN domain", func(t *testing.T) {
+		_, msg := uniqueMessage(t, "idn\r\n")
+		r, err := c.Send(bg, &Envelope{From: "alice@mailwire.test", To: []string{"bob@bücher.example"}}, strings.NewReader(msg))
+		if err != nil || len(r.Accepted) != 1 {
+			t.Fatalf("Send to an IDN domain = %+v, %v", r, err)
+		}
+	})
+	t.Run("8-bit downgrade", func(t *testing.T) {
+		id, msg := uniqueMessage(t, "Grüße\r\n")
+		delete(c.ext, "8BITMIME") // as if Postfix were a 7-bit server
+		defer func() { c.ext["8BITMIME"] = "" }()
+		msg = strings.Replace(msg, "\r\n\r\n", "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", 1)
+		if _, err := c.Send(bg, &Envelope{From: "alice@mailwire.test", To: []string{"bob@mailwire.test"}}, strings.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+		data := pf.delivered(t, id, "bob@mailwire.test")
+		if !bytes.Contains(data, []byte("Gr=C3=BC=C3=9Fe")) || has8bit(data) {
+			t.Errorf("delivered:\n%s", data)
+		}
+	})
+}
