@@ -96,6 +96,11 @@ type Client struct {
 	line    []byte // the command being built, reused
 	copyBuf []byte // streams a message, made on first use
 	chunk   []byte // a BDAT chunk of a message of unknown size, made on first use
+	txPlan  plan   // the plan of the current Send
+	sizer   struct {
+		dw      dotWriter
+		counter byteCounter
+	} // sizes BDAT content ahead
 
 	err    error       // set once the connection is unusable; owned by the caller's goroutine
 	closed atomic.Bool // Close was called

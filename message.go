@@ -29,7 +29,8 @@ type plan struct {
 // plan prepares a transaction for env and msg; every refusal happens here,
 // before anything is sent.
 func (c *Client) plan(env *Envelope, msg io.Reader) (*plan, error) {
-	p := &plan{msg: msg, size: -1, to: env.To, orig: env.To}
+	p := &c.txPlan // reused: a Send allocates no plan
+	*p = plan{msg: msg, size: -1, to: env.To, orig: env.To}
 	if env.MailOptions != nil {
 		p.mail = *env.MailOptions
 	}
@@ -133,19 +134,11 @@ type contentInfo struct {
 // BDAT will send it, with the very writer that will send it.
 func (c *Client) scan(msg io.Reader, withWire bool) contentInfo {
 	var info contentInfo
-	var counter byteCounter
-	var dw dotWriter
-	dw.resetChunk(&counter)
-	visit := func(p []byte) {
-		info.eightBit = info.eightBit || has8bit(p)
-		info.raw += int64(len(p))
-		if withWire {
-			dw.Write(p)
-		}
-	}
+	c.sizer.counter = byteCounter{}
+	c.sizer.dw.resetChunk(&c.sizer.counter)
 	switch m := msg.(type) {
 	case *bytes.Buffer:
-		visit(m.Bytes())
+		c.visit(&info, m.Bytes(), withWire)
 	case interface {
 		io.ReaderAt
 		Size() int64
@@ -156,7 +149,7 @@ func (c *Client) scan(msg io.Reader, withWire bool) contentInfo {
 		}
 		for off := m.Size() - int64(m.Len()); ; {
 			n, err := m.ReadAt(c.copyBuf, off)
-			visit(c.copyBuf[:n])
+			c.visit(&info, c.copyBuf[:n], withWire)
 			off += int64(n)
 			if errors.Is(err, io.EOF) {
 				break
@@ -174,10 +167,19 @@ func (c *Client) scan(msg io.Reader, withWire bool) contentInfo {
 	info.known, info.sized = true, true
 	info.wire = info.raw
 	if withWire {
-		dw.close()
-		info.wire = counter.n
+		c.sizer.dw.close()
+		info.wire = c.sizer.counter.n
 	}
 	return info
+}
+
+// visit looks at a piece of the message read ahead.
+func (c *Client) visit(info *contentInfo, p []byte, withWire bool) {
+	info.eightBit = info.eightBit || has8bit(p)
+	info.raw += int64(len(p))
+	if withWire {
+		c.sizer.dw.Write(p)
+	}
 }
 
 // messageSize is msg's size when msg can tell it without being read.

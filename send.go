@@ -72,6 +72,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 	c.msgRead = false
 	c.lastUsed = time.Now()
 	p, err := c.plan(env, msg)
+	defer func() { c.txPlan = plan{} }() // keep nothing of the caller's
 	if err != nil {
 		return nil, err
 	}
