@@ -169,7 +169,7 @@ func (c *Client) secure(ctx context.Context) error {
 			if optional {
 				return nil
 			}
-			return &tlsError{kind: ErrStartTLSRefused, msg: ErrStartTLSRefused.Error() + ": " + strings.TrimPrefix(refused.Error(), "smtp: "), cause: refused}
+			return &tlsError{kind: ErrStartTLSRefused, msg: ErrStartTLSRefused.Error() + ": " + strings.TrimPrefix(refused.Error(), "smtp: STARTTLS: "), cause: refused}
 		}
 		return err
 	}
@@ -346,8 +346,8 @@ func (ps *pinSet) check(cs tls.ConnectionState) PinCheck {
 			if ps.want[pin] {
 				return PinCheck{Matched: pin, Depth: depth, Cert: cert}
 			}
-			if !contains(got, pin) {
-				got = append(got, pin)
+			if seen := pin + " (" + cert.Subject.String() + ")"; !contains(got, seen) {
+				got = append(got, seen)
 			}
 		}
 	}

@@ -147,7 +147,7 @@ func TestStartTLSRefused(t *testing.T) {
 			if !errors.Is(err, ErrStartTLSRefused) {
 				t.Fatalf("Dial error = %v, want ErrStartTLSRefused", err)
 			}
-			want := "smtp: the server refused STARTTLS: STARTTLS: 454 4.7.0 TLS not available due to local problem"
+			want := "smtp: the server refused STARTTLS: 454 4.7.0 TLS not available due to local problem"
 			if err.Error() != want {
 				t.Errorf("Error() = %q, want %q", err, want)
 			}
@@ -261,7 +261,7 @@ func TestPins(t *testing.T) {
 			if !errors.Is(err, ErrPinMismatch) || !errors.Is(err, ErrTLSHandshake) {
 				t.Fatalf("Dial error = %v, want ErrPinMismatch in ErrTLSHandshake", err)
 			}
-			want := "certificate pin mismatch: got " + leafPin + ", " + caPin + ", want one of " + otherPin
+			want := "certificate pin mismatch: got " + leafPin + " (CN=localhost), " + caPin + " (CN=mailwire test CA,O=mailwire tests), want one of " + otherPin
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("Error() = %q, want it to contain %q", err, want)
 			}
