@@ -22,30 +22,9 @@ const (
 // answered the recipients; the server discards it when it refused them all.
 func (c *Client) sendChunked(ctx context.Context, p *plan) (*Receipt, error) {
 	pipelined := c.ext.has("PIPELINING")
-	r := &Receipt{Accepted: make([]string, 0, len(p.to))}
-	if err := c.queue(c.line); err != nil {
-		return nil, err
-	}
-	if !pipelined {
-		if err := c.expectOK(ctx, "MAIL FROM"); err != nil {
-			return nil, err
-		}
-	}
-	for i := range p.to {
-		if err := c.queueRcpt(p, i); err != nil {
-			return nil, err
-		}
-		if !pipelined {
-			if err := c.flush(ctx, "RCPT TO"); err != nil {
-				return nil, err
-			}
-			if err := c.recipientReply(ctx, r, i, p); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if !pipelined && len(r.Accepted) == 0 {
-		return r, c.resetAfter(ctx, &RecipientsError{Rejected: r.Rejected})
+	r, err := c.mailAndRcpts(ctx, p, pipelined)
+	if err != nil || r.Accepted == nil {
+		return r, err
 	}
 	c.msgRead = true
 	if p.size >= 0 {
@@ -77,14 +56,8 @@ func (c *Client) chunkWhole(ctx context.Context, p *plan, r *Receipt, pipelined 
 	c.emit(Event{Kind: EventDataDone, Size: n})
 	var mailErr error
 	if pipelined {
-		var err error
-		if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+		if mailErr, err = c.envelopeReplies(ctx, p, r); err != nil {
 			return nil, unknownUnlessRefused(err)
-		}
-		for i := range p.to {
-			if err := c.recipientReply(ctx, r, i, p); err != nil {
-				return nil, unknownUnlessRefused(err)
-			}
 		}
 	}
 	return c.lastChunkReply(ctx, r, mailErr)
@@ -126,13 +99,8 @@ func (c *Client) chunkStream(ctx context.Context, p *plan, r *Receipt, pipelined
 		}
 		if !envelopeRead {
 			envelopeRead = true
-			if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+			if mailErr, err = c.envelopeReplies(ctx, p, r); err != nil {
 				return nil, err
-			}
-			for i := range p.to {
-				if err := c.recipientReply(ctx, r, i, p); err != nil {
-					return nil, err
-				}
 			}
 			if mailErr != nil || len(r.Accepted) == 0 {
 				return c.abandonChunks(ctx, r, mailErr, outstanding)
@@ -150,13 +118,8 @@ func (c *Client) chunkStream(ctx context.Context, p *plan, r *Receipt, pipelined
 	}
 	if !envelopeRead {
 		var err error
-		if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+		if mailErr, err = c.envelopeReplies(ctx, p, r); err != nil {
 			return nil, unknownUnlessRefused(err)
-		}
-		for i := range p.to {
-			if err := c.recipientReply(ctx, r, i, p); err != nil {
-				return nil, unknownUnlessRefused(err)
-			}
 		}
 	}
 	for ; outstanding > 0; outstanding-- {

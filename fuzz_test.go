@@ -95,5 +95,20 @@ func FuzzDataWriter(f *testing.F) {
 		if want := normalize(body); !bytes.Equal(got, want) {
 			t.Fatalf("unstuffed %q, want %q", got, want)
 		}
+		// The BDAT writer: the same line endings, no stuffing, and the
+		// size announced ahead is the size sent.
+		var chunk appendSink
+		var counter byteCounter
+		var dw, sizer dotWriter
+		dw.resetChunk(&chunk)
+		sizer.resetChunk(&counter)
+		dw.Write(body[:cut])
+		dw.Write(body[cut:])
+		dw.close()
+		sizer.Write(body)
+		sizer.close()
+		if want := normalize(body); !bytes.Equal(chunk, want) || counter.n != int64(len(chunk)) {
+			t.Fatalf("BDAT content %q (sized %d), want %q", chunk, counter.n, want)
+		}
 	})
 }

@@ -122,30 +122,9 @@ func (c *Client) sendData(ctx context.Context, p *plan) (*Receipt, error) {
 // the server answered DATA with 354, or with the transaction reset.
 func (c *Client) envelope(ctx context.Context, p *plan) (*Receipt, error) {
 	pipelined := c.ext.has("PIPELINING")
-	if err := c.queue(c.line); err != nil {
-		return nil, err
-	}
-	if !pipelined {
-		if err := c.expectOK(ctx, "MAIL FROM"); err != nil {
-			return nil, err
-		}
-	}
-	r := &Receipt{Accepted: make([]string, 0, len(p.to))}
-	for i := range p.to {
-		if err := c.queueRcpt(p, i); err != nil {
-			return nil, err
-		}
-		if !pipelined {
-			if err := c.flush(ctx, "RCPT TO"); err != nil {
-				return nil, err
-			}
-			if err := c.recipientReply(ctx, r, i, p); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if !pipelined && len(r.Accepted) == 0 {
-		return r, c.resetAfter(ctx, &RecipientsError{Rejected: r.Rejected})
+	r, err := c.mailAndRcpts(ctx, p, pipelined)
+	if err != nil || r.Accepted == nil {
+		return r, err
 	}
 	c.line = append(c.line[:0], "DATA"...)
 	if err := c.queue(c.line); err != nil {
@@ -156,14 +135,8 @@ func (c *Client) envelope(ctx context.Context, p *plan) (*Receipt, error) {
 	}
 	var mailErr error
 	if pipelined {
-		var err error
-		if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+		if mailErr, err = c.envelopeReplies(ctx, p, r); err != nil {
 			return nil, err
-		}
-		for i := range p.to {
-			if err := c.recipientReply(ctx, r, i, p); err != nil {
-				return nil, err
-			}
 		}
 	}
 	rep, err := c.readReply(ctx, "DATA", false, c.timeout())
@@ -197,6 +170,55 @@ func (c *Client) queue(line []byte) error {
 		return err
 	}
 	return nil
+}
+
+// mailAndRcpts buffers MAIL (already in c.line) and a RCPT for each
+// recipient. Without PIPELINING it sends each and reads its reply; when
+// every recipient is refused it resets and returns the Receipt with a nil
+// Accepted and the *RecipientsError.
+func (c *Client) mailAndRcpts(ctx context.Context, p *plan, pipelined bool) (*Receipt, error) {
+	if err := c.queue(c.line); err != nil {
+		return nil, err
+	}
+	if !pipelined {
+		if err := c.expectOK(ctx, "MAIL FROM"); err != nil {
+			return nil, err
+		}
+	}
+	r := &Receipt{Accepted: make([]string, 0, len(p.to))}
+	for i := range p.to {
+		if err := c.queueRcpt(p, i); err != nil {
+			return nil, err
+		}
+		if !pipelined {
+			if err := c.flush(ctx, "RCPT TO"); err != nil {
+				return nil, err
+			}
+			if err := c.recipientReply(ctx, r, i, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !pipelined && len(r.Accepted) == 0 {
+		r.Accepted = nil
+		return r, c.resetAfter(ctx, &RecipientsError{Rejected: r.Rejected})
+	}
+	return r, nil
+}
+
+// envelopeReplies reads the replies to a pipelined MAIL and RCPTs. The
+// first result is MAIL's refusal; the second, a failure that closed the
+// Client.
+func (c *Client) envelopeReplies(ctx context.Context, p *plan, r *Receipt) (mailErr, err error) {
+	if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+		return nil, err
+	}
+	for i := range p.to {
+		if err := c.recipientReply(ctx, r, i, p); err != nil {
+			return nil, err
+		}
+	}
+	return mailErr, nil
 }
 
 // expectOK flushes and reads the reply to verb: nil for class 2 or 3.
