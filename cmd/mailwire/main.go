@@ -2,7 +2,12 @@
 // shows an SMTP session line by line, explained, and replaces hand work
 // with openssl s_client, swaks and curl's verbose log.
 //
-//	mailwire demo [--explain]    a whole session against a built-in server
+//	mailwire probe HOST[:PORT]      what a server offers: TLS, certificate, pin, AUTH, SIZE
+//	mailwire send --server H ...    compose and send a message
+//	mailwire shell HOST[:PORT]      type SMTP commands, with TLS and AUTH done for you
+//	mailwire explain [FILE|-]       explain a curl -v, openssl s_client or mailwire log
+//	mailwire auth-string plain|login USER   the base64 strings of AUTH PLAIN and LOGIN
+//	mailwire demo [--explain]       a whole session against a built-in server
 package main
 
 import (
@@ -33,7 +38,20 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"demo": {"run a whole SMTP session against a built-in server, traced", runDemo},
+	"probe":       {"show what a server offers: TLS, certificate and pin, AUTH, size limits", runProbe},
+	"send":        {"compose a message (text, attachments) or take one, and send it", withStdin(runSend)},
+	"shell":       {"type SMTP commands to a server, with TLS and AUTH handled", withStdin(runShell)},
+	"explain":     {"explain a curl -v, openssl s_client, gnutls-cli or mailwire log", withStdin(runExplain)},
+	"auth-string": {"print the base64 strings of AUTH PLAIN or LOGIN for a user", withStdin(runAuthString)},
+	"demo":        {"run a whole SMTP session against a built-in server, traced", runDemo},
+}
+
+// withStdin gives a command that reads its standard input os.Stdin; tests
+// call such commands directly with their own.
+func withStdin(f func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int) func(context.Context, []string, io.Writer, io.Writer) int {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return f(ctx, args, os.Stdin, stdout, stderr)
+	}
 }
 
 func main() {
@@ -68,8 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mailwire <command> [flags]")
 	fmt.Fprintln(w, "\ncommands:")
-	for _, name := range []string{"demo"} {
-		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
+	for _, name := range []string{"probe", "send", "shell", "explain", "auth-string", "demo"} {
+		fmt.Fprintf(w, "  %-12s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'mailwire <command> -h' for a command's flags.")
 }
