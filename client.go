@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -293,8 +294,9 @@ func (c *Client) hello(ctx context.Context) error {
 
 // Cmd sends line, a raw command without CRLF, and returns the server's
 // reply. It is the door for commands this package does not know; it still
-// refuses CR, LF and NUL in line. A reply of class 4 or 5 is returned with
-// an *Error.
+// refuses CR, LF and NUL in line, and the commands that change how the
+// connection is framed (DATA, BDAT, STARTTLS: use Data, Send, and
+// Options.Security). A reply of class 4 or 5 is returned with an *Error.
 func (c *Client) Cmd(ctx context.Context, line string) (*Reply, error) {
 	if err := checkLine(line); err != nil {
 		return nil, err
@@ -302,6 +304,10 @@ func (c *Client) Cmd(ctx context.Context, line string) (*Reply, error) {
 	verb := line
 	if i := indexSpace(line); i >= 0 {
 		verb = line[:i]
+	}
+	switch strings.ToUpper(verb) {
+	case "DATA", "BDAT", "STARTTLS":
+		return nil, errInput("Cmd(%q): %s changes how the connection is framed; use Data, Send or Options.Security", line, strings.ToUpper(verb))
 	}
 	if err := c.usable(ctx); err != nil {
 		return nil, err

@@ -139,7 +139,7 @@ func TestLocalNameInjectionRefused(t *testing.T) {
 func TestCmdRefusesLineBreaks(t *testing.T) {
 	t.Parallel()
 	c, srv := dialScript(t, greeting+ehlo("PIPELINING")+"C: NOOP\nS: 250 2.0.0 Ok\n")
-	for _, line := range []string{"NOOP\r\nRSET", "NOOP\n", "X\x00", ""} {
+	for _, line := range []string{"NOOP\r\nRSET", "NOOP\n", "X\x00", "", "DATA", "bdat 10 LAST", "STARTTLS"} {
 		if _, err := c.Cmd(context.Background(), line); err == nil {
 			t.Errorf("Cmd(%q) succeeded", line)
 		}

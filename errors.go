@@ -20,6 +20,10 @@ var ErrDeliveryUnknown = errors.New("smtp: connection lost after the end of data
 // instead, which wraps the original cause.
 var ErrClosed = errors.New("smtp: client closed")
 
+// ErrMessageTooLarge: the message is larger than the server's SIZE limit
+// (RFC 1870). Send refuses it before anything is sent.
+var ErrMessageTooLarge = errors.New("smtp: message larger than the server accepts")
+
 // Error is a reply of class 4 (temporary) or 5 (permanent) to a command.
 // Every method that sends a command returns an *Error when the server
 // refuses it; use errors.As to get at the code and the server's text.

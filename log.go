@@ -110,7 +110,7 @@ func (l *logger) event(ev Event) {
 		out("< "+ev.Line, cl.session.Received(ev.Line)...)
 	case EventDataDone:
 		out(fmt.Sprintf("* %d bytes of message content sent (not shown)", ev.Size),
-			"The message itself; after it, the client sends a line with a single dot.")
+			"The message itself, not shown: after DATA's 354 and ended by a line with a single dot, or in BDAT chunks.")
 	case EventIdle:
 		out(fmt.Sprintf("* Connection #%d to host %s left intact", ev.Conn, cl.host))
 	case EventClosing:

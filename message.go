@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -106,7 +107,7 @@ func (c *Client) planContent(p *plan) error {
 	if info.sized {
 		p.mail.Size = max(info.wire, info.raw)
 		if max := c.MaxMessageSize(); max > 0 && p.mail.Size > max {
-			return errInput("message of %d bytes is larger than the server's limit of %d bytes (SIZE)", p.mail.Size, max)
+			return fmt.Errorf("%w: %d bytes, and the server's limit is %d bytes (SIZE)", ErrMessageTooLarge, p.mail.Size, max)
 		}
 	}
 	switch {

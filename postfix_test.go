@@ -297,7 +297,7 @@ func TestPostfixSizeLimit(t *testing.T) {
 		t.Errorf("MaxMessageSize = %d, want 10 MiB", got)
 	}
 	_, err = c.Send(bg, &Envelope{From: "alice@mailwire.test", To: []string{"bob@mailwire.test"}}, strings.NewReader(big))
-	if err == nil || !strings.Contains(err.Error(), "larger than the server's limit") {
+	if !errors.Is(err, ErrMessageTooLarge) {
 		t.Errorf("Send of 11 MiB = %v, want refused before MAIL", err)
 	}
 	// Of unknown size, it goes, and Postfix refuses it at the end.

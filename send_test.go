@@ -406,7 +406,7 @@ func TestSendSize(t *testing.T) {
 	// Too large for the server's SIZE: refused here, nothing sent.
 	for _, big := range []io.Reader{strings.NewReader(msg + msg), bytes.NewReader([]byte(msg + msg)), bytes.NewBufferString(msg + msg)} {
 		_, err := c.Send(bg, env, big)
-		if err == nil || !strings.Contains(err.Error(), "larger than the server's limit of 150 bytes") {
+		if !errors.Is(err, ErrMessageTooLarge) || !strings.Contains(err.Error(), "204 bytes, and the server's limit is 150 bytes") {
 			t.Errorf("Send of 204 bytes = %v, want a SIZE error", err)
 		}
 	}

@@ -277,7 +277,7 @@ func TestRealServerRejectionsAndFaults(t *testing.T) {
 		t.Parallel()
 		srv := newServer(t, &smtptest.Config{MaxMessageBytes: 1000})
 		_, err := SendMail(bg, srv.Addr(), realOpts(srv, Plaintext), realEnv, strings.NewReader(strings.Repeat("x", 2000)))
-		if err == nil || !strings.Contains(err.Error(), "limit of 1000 bytes") {
+		if !errors.Is(err, ErrMessageTooLarge) || !strings.Contains(err.Error(), "limit is 1000 bytes") {
 			t.Errorf("SendMail error = %v, want a SIZE error", err)
 		}
 		for _, cmd := range srv.Commands() {

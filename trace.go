@@ -171,3 +171,27 @@ func (c *Client) lineSent(line string) {
 func (c *Client) lineReceived(line []byte) {
 	c.emit(Event{Kind: EventLineReceived, Line: string(line)})
 }
+
+// ComposeTrace returns a new Trace that calls the hooks of each of traces
+// in turn (nil ones are skipped), e.g. a LogTrace and a program's own
+// counters. The traces given are not modified. Event numbers connections
+// in the new Trace.
+func ComposeTrace(traces ...*Trace) *Trace {
+	var ts []*Trace
+	for _, t := range traces {
+		if t != nil {
+			ts = append(ts, t)
+		}
+	}
+	all := &Trace{}
+	for _, t := range ts {
+		all.TLSRecords = all.TLSRecords || t.TLSRecords
+	}
+	all.Event = func(ev Event) {
+		for _, t := range ts {
+			c := Client{trace: t, id: ev.Conn}
+			c.emit(ev)
+		}
+	}
+	return all
+}

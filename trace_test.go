@@ -298,6 +298,29 @@ func TestSlogTrace(t *testing.T) {
 	}
 }
 
+func TestComposeTrace(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	var sent []string
+	mine := &Trace{LineSent: func(l string) { sent = append(sent, l) }}
+	log := LogTrace(&buf)
+	opts := plainOpts()
+	opts.Trace = ComposeTrace(mine, nil, log)
+	c, err, srv := dialSteps(t, opts, peer.Script(greeting+ehlo("PIPELINING")+"C: NOOP\nS: 250 Ok\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Noop(bg)
+	c.Close()
+	peerResult(t, srv)
+	if strings.Join(sent, ",") != "EHLO localhost,NOOP" || !strings.Contains(buf.String(), "> NOOP\n< 250 Ok\n") {
+		t.Errorf("composed hooks saw %v and logged:\n%s", sent, buf.String())
+	}
+	if mine.Event != nil || log.LineSent != nil {
+		t.Error("ComposeTrace modified a trace it was given")
+	}
+}
+
 func TestEnhancedCodeDescription(t *testing.T) {
 	t.Parallel()
 	for code, want := range map[EnhancedCode]string{

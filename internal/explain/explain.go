@@ -23,6 +23,7 @@ type Session struct {
 	started      bool
 	tls          bool
 	authResponse bool // the next line sent answers an AUTH challenge
+	lastChunk    bool // the last BDAT sent was BDAT … LAST
 	reply        struct {
 		code  int
 		lines int
@@ -38,10 +39,13 @@ func (s *Session) Sent(line string) []string {
 	s.start()
 	if s.authResponse {
 		s.authResponse = false
-		return []string{"The client's answer to the challenge, hidden from the log: it holds the secret."}
+		return []string{"The client's answer to the challenge (it may hold the secret: mailwire writes [redacted] here)."}
 	}
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
+	if verb == "BDAT" {
+		s.lastChunk = strings.HasSuffix(strings.ToUpper(arg), " LAST")
+	}
 	switch verb {
 	case "MAIL", "RCPT":
 		verb += " " + strings.ToUpper(strings.SplitN(arg, ":", 2)[0])
@@ -156,17 +160,19 @@ func TLSMessage(name string, outgoing bool) []string {
 }
 
 var tlsMessageWords = map[string]string{
-	"ClientHello":        "The client offers TLS versions, cipher suites and a key share, and names the server it wants (SNI).",
-	"ServerHello":        "The server picks the version and cipher suite and sends its key share.",
-	"ChangeCipherSpec":   "A compatibility marker: encryption starts here (in TLS 1.3 it means nothing more).",
-	"Certificate":        "The server's certificate chain.",
-	"ServerKeyExchange":  "The server's key exchange parameters, signed with its certificate's key.",
-	"ServerHelloDone":    "The server has said all it had to say for now.",
-	"ClientKeyExchange":  "The client's half of the key exchange.",
-	"Finished":           "A check that both sides saw the same handshake.",
-	"CertificateRequest": "The server asks the client for a certificate.",
-	"NewSessionTicket":   "A ticket to resume this session later without a full handshake.",
-	"Alert":              "An alert: a warning, or the reason the handshake failed.",
+	"ClientHello":         "The client offers TLS versions, cipher suites and a key share, and names the server it wants (SNI).",
+	"ServerHello":         "The server picks the version and cipher suite and sends its key share.",
+	"ChangeCipherSpec":    "A compatibility marker: encryption starts here (in TLS 1.3 it means nothing more).",
+	"Certificate":         "The server's certificate chain.",
+	"ServerKeyExchange":   "The server's key exchange parameters, signed with its certificate's key.",
+	"ServerHelloDone":     "The server has said all it had to say for now.",
+	"ClientKeyExchange":   "The client's half of the key exchange.",
+	"Finished":            "A check that both sides saw the same handshake.",
+	"CertificateRequest":  "The server asks the client for a certificate.",
+	"NewSessionTicket":    "A ticket to resume this session later without a full handshake.",
+	"Alert":               "An alert: a warning, or the reason the handshake failed.",
+	"EncryptedExtensions": "The server's answers to the client's extensions (TLS 1.3, encrypted).",
+	"CertificateVerify":   "The server proves it holds the certificate's private key.",
 }
 
 // commandNotes explains a command.
@@ -263,10 +269,10 @@ func (s *Session) replyNotes(verb string, code int, text string) []string {
 		} else {
 			notes = append(notes, "A challenge from the server; the client answers on the next line.")
 		}
-	case verb == "end of data" && code == 250:
+	case (verb == "end of data" || verb == "BDAT" && s.lastChunk) && code == 250:
 		notes = append(notes, "The server accepted the message and took responsibility for it; the text usually holds its queue id.")
 	case verb == "DATA" && code == 354:
-		notes = append(notes, "The server waits for the content, which the log does not show; a line with a single dot ends it.")
+		notes = append(notes, "The server waits for the message content; a line with a single dot ends it.")
 	case verb == "MAIL FROM" && code == 250:
 		notes = append(notes, "The server accepts the sender.")
 	case verb == "RCPT TO" && code == 250:
@@ -341,7 +347,10 @@ func extensionWords(keyword, params string) string {
 		return "8BITMIME (RFC 6152): the message body may hold 8-bit text (UTF-8 without encoding)."
 	case "PIPELINING":
 		return "PIPELINING (RFC 2920): the client may send the sender, every recipient and DATA at once, saving round trips."
-	case "AUTH":
+	case "AUTH", "AUTH=LOGIN", "AUTH=PLAIN":
+		if keyword != "AUTH" {
+			return keyword + ": the old (pre-RFC 4954) way some servers announce AUTH, for clients of the 1990s."
+		}
 		return "AUTH (RFC 4954): the server accepts login with " + params + "."
 	case "STARTTLS":
 		return "STARTTLS (RFC 3207): the connection can be switched to TLS."
