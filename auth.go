@@ -9,7 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/xdg-go/scram"
@@ -72,6 +75,9 @@ func (a *passwordAuth) mechanism(c *Client) (sasl.Client, error) {
 }
 
 func (a *passwordAuth) client(mech string) (sasl.Client, error) {
+	if mech == "PLAIN" && (strings.ContainsRune(a.username, 0) || strings.ContainsRune(a.password, 0)) {
+		return nil, errInput("AUTH PLAIN: the user name or password holds a NUL byte, which PLAIN uses to separate them (RFC 4616)")
+	}
 	switch mech {
 	case "SCRAM-SHA-256":
 		return newSCRAM(scram.SHA256, mech, a.username, a.password, nil)
@@ -105,8 +111,13 @@ func (a *oauth2Auth) mechanism(c *Client) (sasl.Client, error) {
 		if !c.secretsAllowed() {
 			return nil, c.noMechanism([]string{mech})
 		}
+		if strings.ContainsRune(a.username, 1) || strings.ContainsRune(a.token, 1) {
+			return nil, errInput("AUTH %s: the user name or token holds a 0x01 byte, which %s uses to separate fields", mech, mech)
+		}
 		if mech == "OAUTHBEARER" {
-			return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: a.username, Token: a.token}), nil
+			// The user name is the GS2 authzid: ',' and '=' escaped (RFC 5801).
+			user := strings.NewReplacer("=", "=3D", ",", "=2C").Replace(a.username)
+			return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: user, Token: a.token}), nil
 		}
 		return &xoauth2Client{username: a.username, token: a.token}, nil
 	}
@@ -143,6 +154,8 @@ type startedClient struct {
 }
 
 func (s *startedClient) Start() (string, []byte, error) { return s.mech, s.ir, nil }
+
+func (s *startedClient) expensive() {}
 
 func (s *startedClient) verify() error {
 	if v, ok := s.Client.(interface{ verify() error }); ok {
@@ -242,7 +255,10 @@ func (c *Client) authenticate(ctx context.Context, sc sasl.Client) error {
 		challenge, err := base64.StdEncoding.DecodeString(rep.Message)
 		var resp []byte
 		if err == nil {
-			resp, err = sc.Next(challenge)
+			resp, err = c.saslNext(ctx, sc, challenge)
+			if c.err != nil {
+				return err // the deadline passed while computing: the exchange is abandoned
+			}
 		}
 		switch {
 		case err == nil:
@@ -266,6 +282,34 @@ func (c *Client) authenticate(ctx context.Context, sc sasl.Client) error {
 		if err := c.sendSecret(ctx, "[redacted]"); err != nil {
 			return err
 		}
+	}
+}
+
+// saslNext computes the answer to a challenge. A mechanism whose answer
+// costs real time (SCRAM's key derivation, whose cost the server names)
+// computes it where the call's deadline can abandon it.
+func (c *Client) saslNext(ctx context.Context, sc sasl.Client, challenge []byte) ([]byte, error) {
+	if _, slow := sc.(interface{ expensive() }); !slow {
+		return sc.Next(challenge)
+	}
+	type answer struct {
+		resp []byte
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := sc.Next(challenge)
+		done <- answer{resp, err}
+	}()
+	timer := time.NewTimer(c.timeout())
+	defer timer.Stop()
+	select {
+	case a := <-done:
+		return a.resp, a.err
+	case <-ctx.Done():
+		return nil, c.fail(ctx, "AUTH", ctx.Err())
+	case <-timer.C:
+		return nil, c.fail(ctx, "AUTH", os.ErrDeadlineExceeded)
 	}
 }
 
@@ -435,10 +479,25 @@ func (s *scramClient) Start() (string, []byte, error) {
 	return s.mech, []byte(first), err
 }
 
+// maxSCRAMIterations bounds the PBKDF2 iterations a server may ask for
+// (RFC 7677 sets 4096 as the least and no most; servers use 4096 to a few
+// hundred thousand): an absurd count would hold the caller for minutes.
+const maxSCRAMIterations = 1 << 22
+
 func (s *scramClient) Next(challenge []byte) ([]byte, error) {
+	for _, attr := range strings.Split(string(challenge), ",") {
+		if v, ok := strings.CutPrefix(attr, "i="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > maxSCRAMIterations {
+				return nil, fmt.Errorf("the server asks for %d PBKDF2 iterations, more than the %d this client computes", n, maxSCRAMIterations)
+			}
+		}
+	}
 	resp, err := s.conv.Step(string(challenge))
 	return []byte(resp), err
 }
+
+// expensive marks SCRAM's answers as costly to compute: see saslNext.
+func (s *scramClient) expensive() {}
 
 func (s *scramClient) verify() error {
 	if !s.conv.Valid() {
