@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strconv"
 )
@@ -41,21 +42,16 @@ func (c *Client) chunkWhole(ctx context.Context, p *plan, r *Receipt, pipelined 
 	if err := c.queue(c.line); err != nil {
 		return nil, err
 	}
-	n, err := c.writeChunkContent(ctx, p, p.msg)
-	if err != nil {
-		return nil, err
-	}
-	if n != p.size {
-		err := errInput("the message changed while it was sent: %d bytes, %d announced (connection closed: nothing was delivered)", n, p.size)
-		c.shut(err)
+	if err := c.writeChunkContent(ctx, p, p.msg); err != nil {
 		return nil, err
 	}
 	if err := c.flush(ctx, "BDAT"); err != nil {
 		return nil, err
 	}
-	c.emit(Event{Kind: EventDataDone, Size: n})
+	c.emit(Event{Kind: EventDataDone, Size: p.size})
 	var mailErr error
 	if pipelined {
+		var err error
 		if mailErr, err = c.envelopeReplies(ctx, p, r); err != nil {
 			return nil, unknownUnlessRefused(err)
 		}
@@ -183,25 +179,28 @@ func (c *Client) lastChunkReply(ctx context.Context, r *Receipt, mailErr error) 
 		}
 		return nil, &unknownDeliveryError{cause: err}
 	}
+	// A refused BDAT may leave the transaction open (go-smtp keeps the
+	// sender when every recipient was refused): reset, or the next MAIL
+	// would be "nested" and its recipients join this transaction.
 	switch {
 	case mailErr != nil:
-		return nil, mailErr
+		return nil, c.resetAfter(ctx, mailErr)
 	case len(r.Accepted) == 0:
-		return r, &RecipientsError{Rejected: r.Rejected}
+		return r, c.resetAfter(ctx, &RecipientsError{Rejected: r.Rejected})
 	case rep.Code != 250:
-		return nil, c.unexpected(cmdEndOfData, rep, 250)
+		return nil, c.resetAfter(ctx, c.unexpected(cmdEndOfData, rep, 250))
 	}
 	r.Reply = rep
 	return r, nil
 }
 
-// writeChunkContent writes the message through the BDAT writer (or as it
-// is for BINARYMIME) and returns how many bytes went out.
-func (c *Client) writeChunkContent(ctx context.Context, p *plan, msg io.Reader) (int64, error) {
-	var counter countingSink
-	counter.w = c.bw
+// writeChunkContent writes the message of p.size bytes through the BDAT
+// writer (or as it is for BINARYMIME). The content must come out exactly
+// as long as announced: see exactSink.
+func (c *Client) writeChunkContent(ctx context.Context, p *plan, msg io.Reader) error {
+	sink := exactSink{w: c.bw, limit: p.size}
 	var dw dotWriter
-	dw.resetChunk(&counter)
+	dw.resetChunk(&sink)
 	if c.copyBuf == nil {
 		c.copyBuf = make([]byte, copyBufSize)
 	}
@@ -209,29 +208,45 @@ func (c *Client) writeChunkContent(ctx context.Context, p *plan, msg io.Reader) 
 		n, rerr := msg.Read(c.copyBuf)
 		if n > 0 {
 			if err := c.setDeadline(ctx, c.timeout()); err != nil {
-				return 0, c.fail(ctx, "BDAT", err)
+				return c.fail(ctx, "BDAT", err)
 			}
 			var err error
 			if p.binary {
-				_, err = counter.Write(c.copyBuf[:n])
+				_, err = sink.Write(c.copyBuf[:n])
 			} else {
 				_, err = dw.Write(c.copyBuf[:n])
 			}
 			if err != nil {
-				return 0, c.fail(ctx, "BDAT", err)
+				return c.chunkFailed(ctx, &sink, err)
 			}
 		}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return 0, c.readFailed(rerr)
+			return c.readFailed(rerr)
 		}
 	}
 	if !p.binary {
-		dw.close()
+		if err := dw.close(); err != nil {
+			return c.chunkFailed(ctx, &sink, err)
+		}
 	}
-	return counter.n, nil
+	if err := sink.finish(); err != nil {
+		return c.chunkFailed(ctx, &sink, err)
+	}
+	return nil
+}
+
+// chunkFailed closes the connection after a BDAT chunk could not be
+// written as announced.
+func (c *Client) chunkFailed(ctx context.Context, sink *exactSink, err error) error {
+	if err != errSizeChanged {
+		return c.fail(ctx, "BDAT", err)
+	}
+	err = errInput("the message changed after it was sized: BDAT announced %d bytes, and it held %s (connection closed: nothing was delivered)", sink.limit, sink.held())
+	c.shut(err)
+	return err
 }
 
 // bdatLine puts "BDAT size [LAST]" in c.line.
@@ -259,30 +274,69 @@ func (s *appendSink) Write(p []byte) (int, error)       { *s = append(*s, p...);
 func (s *appendSink) WriteByte(b byte) error            { *s = append(*s, b); return nil }
 func (s *appendSink) WriteString(v string) (int, error) { *s = append(*s, v...); return len(v), nil }
 
-// countingSink passes bytes to a bufio.Writer and counts them.
-type countingSink struct {
-	w interface {
-		byteSink
-	}
-	n int64
+var errSizeChanged = errors.New("smtp: BDAT content longer or shorter than announced")
+
+// exactSink passes exactly limit bytes to w. It refuses a byte beyond
+// limit, and holds the last one back until finish confirms the content
+// ended where announced: so content that changed after it was sized can
+// neither run past its BDAT chunk (the server would read the excess as
+// commands: smuggling) nor complete the chunk with other bytes than meant.
+type exactSink struct {
+	w     byteSink
+	limit int64
+	n     int64 // bytes taken, the held one included
+	last  [1]byte
+	over  bool
 }
 
-func (s *countingSink) Write(p []byte) (int, error) {
-	n, err := s.w.Write(p)
-	s.n += int64(n)
-	return n, err
+func (s *exactSink) Write(p []byte) (int, error) {
+	if s.over || s.n+int64(len(p)) > s.limit { // sticky: dotWriter checks with Write(nil)
+		s.over = true
+		return 0, errSizeChanged
+	}
+	take := p
+	if len(p) > 0 && s.n+int64(len(p)) == s.limit {
+		s.last[0] = p[len(p)-1]
+		take = p[:len(p)-1]
+	}
+	if _, err := s.w.Write(take); err != nil {
+		return 0, err
+	}
+	s.n += int64(len(p))
+	return len(p), nil
 }
 
-func (s *countingSink) WriteByte(b byte) error {
-	err := s.w.WriteByte(b)
-	if err == nil {
-		s.n++
-	}
+func (s *exactSink) WriteByte(b byte) error {
+	var one [1]byte
+	one[0] = b
+	_, err := s.Write(one[:])
 	return err
 }
 
-func (s *countingSink) WriteString(v string) (int, error) {
-	n, err := s.w.WriteString(v)
-	s.n += int64(n)
-	return n, err
+func (s *exactSink) WriteString(v string) (int, error) {
+	for i := 0; i < len(v); i++ {
+		if err := s.WriteByte(v[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(v), nil
+}
+
+// finish writes the held byte once the content is known to be complete.
+func (s *exactSink) finish() error {
+	if s.n != s.limit {
+		return errSizeChanged
+	}
+	if s.limit == 0 {
+		return nil
+	}
+	return s.w.WriteByte(s.last[0])
+}
+
+// held describes how much content there was, for the error.
+func (s *exactSink) held() string {
+	if s.over {
+		return "more"
+	}
+	return strconv.FormatInt(s.n, 10) + " bytes"
 }

@@ -57,6 +57,8 @@ func TestBDATAllRejected(t *testing.T) {
 		S: 250 Ok
 		S: 550 5.1.1 no
 		S: 554 5.5.1 Error: no valid recipients
+		C: RSET
+		S: 250 Ok
 		C: NOOP
 		S: 250 Ok
 	`)
@@ -136,6 +138,8 @@ func TestBDATChunkRefused(t *testing.T) {
 		C: <chunk 12>
 		S: 552 5.3.4 Message too big for system
 		S: 503 5.5.1 Error: no transaction
+		C: RSET
+		S: 250 Ok
 	`, chunkSize, chunkSize))
 	_, err := c.Send(bg, &Envelope{From: "a@example.com", To: []string{"b@example.com"}}, io.MultiReader(strings.NewReader(big)))
 	var e *Error

@@ -134,13 +134,21 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 		dialer = c.opts.Dialer
 	}
 	c.emit(Event{Kind: EventConnectStart, Network: "tcp", Addr: addr})
-	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	dctx, cancel := context.WithTimeout(ctx, c.timeout()) // Options.Timeout bounds the connect too
+	conn, err := dialer.DialContext(dctx, "tcp", addr)
+	cancel()
 	ev := Event{Kind: EventConnectDone, Network: "tcp", Addr: addr, Err: err}
 	if err == nil {
 		ev.RemoteAddr = conn.RemoteAddr().String()
 	}
 	c.emit(ev)
 	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			err = context.Cause(ctx)
+		case dctx.Err() != nil:
+			err = &timeoutError{wait: c.timeout()}
+		}
 		return nil, &opError{command: "connect", err: err}
 	}
 	return c.start(ctx, conn)

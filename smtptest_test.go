@@ -298,3 +298,32 @@ func TestRealServerRejectionsAndFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestRealServerAllRefusedThenNextMessage: with CHUNKING, every recipient
+// refused leaves go-smtp's transaction open (BDAT is refused, MAIL is
+// kept); without a reset, the next MAIL was "nested" and its recipients
+// joined the old transaction, delivering under the old sender. Found by the
+// bindings' tests.
+func TestRealServerAllRefusedThenNextMessage(t *testing.T) {
+	t.Parallel()
+	for _, chunking := range []bool{true, false} {
+		srv := newServer(t, &smtptest.Config{DisableChunking: !chunking, RejectRecipients: map[string]*gosmtp.SMTPError{
+			"nobody@example.com": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}}})
+		c, err := Dial(bg, srv.Addr(), realOpts(srv, Plaintext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Send(bg, &Envelope{From: "old@example.com", To: []string{"nobody@example.com"}}, strings.NewReader("first\r\n"))
+		var re *RecipientsError
+		if !errors.As(err, &re) {
+			t.Fatalf("chunking %v: first Send = %v, want *RecipientsError", chunking, err)
+		}
+		if _, err := c.Send(bg, &Envelope{From: "new@example.com", To: []string{"bob@example.com"}}, strings.NewReader("second\r\n")); err != nil {
+			t.Fatalf("chunking %v: second Send: %v", chunking, err)
+		}
+		c.Close()
+		if m := srv.Messages(); len(m) != 1 || m[0].From != "new@example.com" {
+			t.Errorf("chunking %v: delivered %+v, want the second message from new@", chunking, m)
+		}
+	}
+}
