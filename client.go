@@ -136,6 +136,7 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	c.emit(Event{Kind: EventConnectStart, Network: "tcp", Addr: addr})
 	dctx, cancel := context.WithTimeout(ctx, c.timeout()) // Options.Timeout bounds the connect too
 	conn, err := dialer.DialContext(dctx, "tcp", addr)
+	timedOut := errors.Is(dctx.Err(), context.DeadlineExceeded)
 	cancel()
 	ev := Event{Kind: EventConnectDone, Network: "tcp", Addr: addr, Err: err}
 	if err == nil {
@@ -146,7 +147,7 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 		switch {
 		case ctx.Err() != nil:
 			err = context.Cause(ctx)
-		case dctx.Err() != nil:
+		case timedOut:
 			err = &timeoutError{wait: c.timeout()}
 		}
 		return nil, &opError{command: "connect", err: err}

@@ -304,3 +304,14 @@ func TestErrorStrings(t *testing.T) {
 		t.Errorf("RecipientError = %q, want %q", got, want)
 	}
 }
+
+func TestConnectRefusedIsNotATimeout(t *testing.T) {
+	t.Parallel()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err := Dial(bg, addr, plainOpts())
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "smtp: connect: ") {
+		t.Errorf("Dial to a closed port = %v, want a connect error that is not a timeout", err)
+	}
+}

@@ -31,3 +31,6 @@ fi
 
 echo "== go test -race"
 go test -race -count=1 ./...
+
+echo "== bindings: the C ABI under valgrind and ASan, and the Python package"
+bash scripts/test-bindings.sh
