@@ -341,7 +341,7 @@ func extensionWords(keyword, params string) string {
 		if err != nil || n == 0 {
 			return "SIZE (RFC 1870): the client may announce a message's size; the server states no limit."
 		}
-		return fmt.Sprintf("SIZE (RFC 1870): the largest message is %s (%d bytes). Base64 makes an attachment a third larger, so the largest attachment is about %s, less a little for the text and headers.",
+		return fmt.Sprintf("SIZE (RFC 1870): the largest message is %s (%d bytes). Base64 makes an attachment a third larger, so the largest attachment is about %s, a little less once base64's line breaks and the text and headers are counted.",
 			Bytes(n), n, Bytes(n*3/4))
 	case "8BITMIME":
 		return "8BITMIME (RFC 6152): the message body may hold 8-bit text (UTF-8 without encoding)."
