@@ -144,10 +144,14 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	}
 	c.emit(ev)
 	if err != nil {
+		deadline, hasDeadline := ctx.Deadline()
 		switch {
 		case ctx.Err() != nil:
 			err = context.Cause(ctx)
-		case timedOut:
+		case !timedOut && !errors.Is(err, os.ErrDeadlineExceeded):
+		case hasDeadline && !time.Now().Before(deadline):
+			err = context.DeadlineExceeded // the poller saw it before the context did
+		default:
 			err = &timeoutError{wait: c.timeout()}
 		}
 		return nil, &opError{command: "connect", err: err}
