@@ -327,3 +327,43 @@ func TestRealServerAllRefusedThenNextMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestRealServerExtensions checks the ESMTP parameters against go-smtp's
+// reading of them: DSN, SMTPUTF8, BINARYMIME, and the 8-bit body type.
+func TestRealServerExtensions(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	c, err := Dial(bg, srv.Addr(), realOpts(srv, Plaintext))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dsn := &Envelope{From: "alice@example.com", To: []string{"bob@example.com"},
+		MailOptions: &MailOptions{Return: "HDRS", EnvelopeID: "id+1=2"},
+		RcptOptions: map[string]*RcptOptions{"bob@example.com": {Notify: []string{"SUCCESS", "DELAY"}, OriginalRecipient: "bob+x@example.com"}}}
+	if _, err := c.Send(bg, dsn, strings.NewReader("dsn\r\n")); err != nil {
+		t.Fatalf("DSN: %v", err)
+	}
+	if _, err := c.Send(bg, &Envelope{From: "andré@example.com", To: []string{"jürgen@münchen.example"}}, strings.NewReader("utf8\r\n")); err != nil {
+		t.Fatalf("SMTPUTF8: %v", err)
+	}
+	binary := &Envelope{From: "alice@example.com", To: []string{"bob@example.com"}, MailOptions: &MailOptions{Body: "BINARYMIME"}}
+	if _, err := c.Send(bg, binary, strings.NewReader("\x00\xff\nraw\r")); err != nil {
+		t.Fatalf("BINARYMIME: %v", err)
+	}
+	m := srv.Messages()
+	if len(m) != 3 {
+		t.Fatalf("%d messages", len(m))
+	}
+	mo, ro := m[0].MailOptions, m[0].RcptOptions[0]
+	if mo.Return != gosmtp.DSNReturnHeaders || mo.EnvelopeID != "id+1=2" || ro.OriginalRecipient != "bob+x@example.com" ||
+		fmt.Sprint(ro.Notify) != "[SUCCESS DELAY]" {
+		t.Errorf("DSN as the server read it: RET=%q ENVID=%q NOTIFY=%v ORCPT=%q", mo.Return, mo.EnvelopeID, ro.Notify, ro.OriginalRecipient)
+	}
+	if !m[1].MailOptions.UTF8 || m[1].From != "andré@example.com" || m[1].To[0] != "jürgen@münchen.example" {
+		t.Errorf("SMTPUTF8 as the server read it: %v %q %q", m[1].MailOptions.UTF8, m[1].From, m[1].To)
+	}
+	if m[2].MailOptions.Body != gosmtp.BodyBinaryMIME || string(m[2].Raw) != "\x00\xff\nraw\r" || !m[2].Chunked {
+		t.Errorf("BINARYMIME as the server read it: BODY=%q %q chunked %v", m[2].MailOptions.Body, m[2].Raw, m[2].Chunked)
+	}
+}
