@@ -76,7 +76,7 @@ func TestAuthVectors(t *testing.T) {
 			t.Parallel()
 			opts := insecureOK()
 			opts.Auth = tt.auth()
-			c, err, srv := dialSteps(t, opts, peer.Script(authScript(tt.mechs, tt.script)))
+			c, srv, err := dialSteps(t, opts, peer.Script(authScript(tt.mechs, tt.script)))
 			if err != nil {
 				t.Fatalf("Dial with %s: %v", tt.name, err)
 			}
@@ -117,7 +117,7 @@ func TestAuthFailures(t *testing.T) {
 			t.Parallel()
 			opts := insecureOK()
 			opts.Auth = tt.auth
-			_, err, srv := dialSteps(t, opts, peer.Script(authScript(tt.mechs, tt.script)))
+			_, srv, err := dialSteps(t, opts, peer.Script(authScript(tt.mechs, tt.script)))
 			var e *Error
 			if !errors.As(err, &e) || e.Command != "AUTH" || e.Code != tt.code || e.Enhanced != tt.enhanced {
 				t.Fatalf("Dial error = %v, want *Error %d %v to AUTH", err, tt.code, tt.enhanced)
@@ -134,7 +134,7 @@ func TestAuthCancelsOnBadChallenge(t *testing.T) {
 	t.Parallel()
 	opts := insecureOK()
 	opts.Auth = PasswordAuth("tim", "pw")
-	_, err, srv := dialSteps(t, opts, peer.Script(authScript("CRAM-MD5",
+	_, srv, err := dialSteps(t, opts, peer.Script(authScript("CRAM-MD5",
 		"C: AUTH CRAM-MD5\nS: 334 not*base64\nC: *\nS: 501 5.7.0 Authentication cancelled\n")))
 	if err == nil || !strings.Contains(err.Error(), "cancelled") {
 		t.Errorf("Dial error = %v, want a cancelled AUTH", err)
@@ -147,7 +147,7 @@ func TestSCRAMNeedsServerProof(t *testing.T) {
 	sc, _ := newSCRAM(scram.SHA256, "SCRAM-SHA-256", "user", "pencil", func() string { return "rOprNGfwEbeRWgbNEkqO" })
 	opts := insecureOK()
 	opts.Auth = SASLAuth(sc)
-	_, err, srv := dialSteps(t, opts, peer.Script(authScript("SCRAM-SHA-256",
+	_, srv, err := dialSteps(t, opts, peer.Script(authScript("SCRAM-SHA-256",
 		"C: AUTH SCRAM-SHA-256 "+b64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO")+"\nS: 235 2.7.0 Ok, trust me\n")))
 	if err == nil || !strings.Contains(err.Error(), "did not prove") {
 		t.Errorf("Dial error = %v, want a missing server proof", err)
@@ -159,7 +159,7 @@ func TestSecondAuthGetsServerRefusal(t *testing.T) {
 	t.Parallel()
 	opts := insecureOK()
 	opts.Auth = PasswordAuth("tim", "pw")
-	c, err, srv := dialSteps(t, opts, peer.Script(authScript("PLAIN",
+	c, srv, err := dialSteps(t, opts, peer.Script(authScript("PLAIN",
 		"C: AUTH PLAIN "+b64("\x00tim\x00pw")+"\nS: 235 Ok\nC: AUTH PLAIN "+b64("\x00tim\x00pw")+"\nS: 503 5.5.1 Error: already authenticated\n")))
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +247,7 @@ func TestInsecureAuthSendsNoSecret(t *testing.T) {
 		opts := plainOpts()
 		opts.Auth = tt.auth
 		opts.Trace = &Trace{LineSent: func(l string) { lines = append(lines, l) }}
-		_, err, srv := dialSteps(t, opts, steps)
+		_, srv, err := dialSteps(t, opts, steps)
 		if !errors.Is(err, ErrInsecureAuth) {
 			t.Errorf("%s over plaintext: %v, want ErrInsecureAuth", tt.mechs, err)
 			continue
@@ -285,7 +285,7 @@ func TestAuthSecretsNeverTraced(t *testing.T) {
 				LineSent:     func(l string) { events = append(events, "> "+l) },
 				LineReceived: func(l string) { events = append(events, "< "+l) },
 			}
-			c, err, srv := dialSteps(t, opts, peer.Script(authScript(tt.mechs, tt.exchange)))
+			c, srv, err := dialSteps(t, opts, peer.Script(authScript(tt.mechs, tt.exchange)))
 			if (err != nil) != tt.fails {
 				t.Fatalf("Dial error = %v, want failure %v", err, tt.fails)
 			}
@@ -315,7 +315,7 @@ func TestAuthOnlyAfterStartTLS(t *testing.T) {
 	steps = append(steps, peer.Script(ehlo("AUTH LOGIN")+"C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: dGlt\nS: 334 UGFzc3dvcmQ6\nC: cHc=\nS: 235 Ok\n")...)
 	opts := tlsOpts(StartTLS)
 	opts.Auth = PasswordAuth("tim", "pw")
-	c, err, srv := dialSteps(t, opts, steps)
+	c, srv, err := dialSteps(t, opts, steps)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}

@@ -2,6 +2,8 @@ module github.com/mailwire/smtp
 
 go 1.26.0
 
+toolchain go1.26.11
+
 require (
 	github.com/emersion/go-message v0.18.2
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6

@@ -44,7 +44,7 @@ func startTLSScript(cert tls.Certificate, after string) []peer.Step {
 	return append(steps, peer.Script(ehlo("PIPELINING", "SIZE 2000", "AUTH PLAIN LOGIN")+after)...)
 }
 
-func dialSteps(t *testing.T, opts *Options, steps ...[]peer.Step) (*Client, error, *peer.Server) {
+func dialSteps(t *testing.T, opts *Options, steps ...[]peer.Step) (*Client, *peer.Server, error) {
 	t.Helper()
 	srv := peer.New(steps...)
 	t.Cleanup(srv.Close)
@@ -52,7 +52,7 @@ func dialSteps(t *testing.T, opts *Options, steps ...[]peer.Step) (*Client, erro
 	if c != nil {
 		t.Cleanup(func() { c.Close() })
 	}
-	return c, err, srv
+	return c, srv, err
 }
 
 func peerResult(t *testing.T, srv *peer.Server) *peer.Result {
@@ -71,7 +71,7 @@ func TestStartTLS(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []Security{SecurityAuto, StartTLS, StartTLSOptional} {
 		t.Run(mode.String(), func(t *testing.T) {
-			c, err, srv := dialSteps(t, tlsOpts(mode), startTLSScript(goodCert, "C: NOOP\nS: 250 2.0.0 Ok\n"))
+			c, srv, err := dialSteps(t, tlsOpts(mode), startTLSScript(goodCert, "C: NOOP\nS: 250 2.0.0 Ok\n"))
 			if err != nil {
 				t.Fatalf("Dial: %v", err)
 			}
@@ -100,7 +100,7 @@ func TestStartTLSResponseInjection(t *testing.T) {
 	steps := peer.Script(greeting + ehlo("PIPELINING", "STARTTLS") + "C: STARTTLS\n")
 	// An attacker's reply rides in the same packet as the 220.
 	steps = append(steps, peer.Raw("220 2.0.0 Ready\r\n250-injected\r\n250 AUTH PLAIN\r\n"), peer.ExpectClose())
-	_, err, srv := dialSteps(t, tlsOpts(StartTLS), steps)
+	_, srv, err := dialSteps(t, tlsOpts(StartTLS), steps)
 	if !errors.Is(err, ErrStartTLSInjection) {
 		t.Fatalf("Dial error = %v, want ErrStartTLSInjection", err)
 	}
@@ -114,7 +114,7 @@ func TestStartTLSNotOffered(t *testing.T) {
 	for _, mode := range []Security{SecurityAuto, StartTLS} {
 		t.Run(mode.String(), func(t *testing.T) {
 			steps := append(peer.Script(greeting+ehlo("PIPELINING", "AUTH PLAIN LOGIN")), peer.ExpectClose())
-			_, err, srv := dialSteps(t, tlsOpts(mode), steps)
+			_, srv, err := dialSteps(t, tlsOpts(mode), steps)
 			if !errors.Is(err, ErrStartTLSNotOffered) {
 				t.Fatalf("Dial error = %v, want ErrStartTLSNotOffered", err)
 			}
@@ -122,7 +122,7 @@ func TestStartTLSNotOffered(t *testing.T) {
 		})
 	}
 	t.Run("optional", func(t *testing.T) {
-		c, err, srv := dialSteps(t, tlsOpts(StartTLSOptional), peer.Script(greeting+ehlo("PIPELINING")+"C: NOOP\nS: 250 Ok\n"))
+		c, srv, err := dialSteps(t, tlsOpts(StartTLSOptional), peer.Script(greeting+ehlo("PIPELINING")+"C: NOOP\nS: 250 Ok\n"))
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
 		}
@@ -143,7 +143,7 @@ func TestStartTLSRefused(t *testing.T) {
 	for _, mode := range []Security{SecurityAuto, StartTLS} {
 		t.Run(mode.String(), func(t *testing.T) {
 			steps := append(peer.Script(refuse), peer.ExpectClose())
-			_, err, srv := dialSteps(t, tlsOpts(mode), steps)
+			_, srv, err := dialSteps(t, tlsOpts(mode), steps)
 			if !errors.Is(err, ErrStartTLSRefused) {
 				t.Fatalf("Dial error = %v, want ErrStartTLSRefused", err)
 			}
@@ -159,7 +159,7 @@ func TestStartTLSRefused(t *testing.T) {
 		})
 	}
 	t.Run("optional", func(t *testing.T) {
-		c, err, srv := dialSteps(t, tlsOpts(StartTLSOptional), peer.Script(refuse+"C: NOOP\nS: 250 Ok\n"))
+		c, srv, err := dialSteps(t, tlsOpts(StartTLSOptional), peer.Script(refuse+"C: NOOP\nS: 250 Ok\n"))
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
 		}
@@ -321,7 +321,7 @@ func TestVerifyConnectionAborts(t *testing.T) {
 	opts := tlsOpts(StartTLS)
 	var seen tls.ConnectionState
 	opts.VerifyConnection = func(cs tls.ConnectionState) error { seen = cs; return veto }
-	_, err, srv := dialSteps(t, opts, steps)
+	_, srv, err := dialSteps(t, opts, steps)
 	if !errors.Is(err, veto) || !errors.Is(err, ErrTLSHandshake) {
 		t.Fatalf("Dial error = %v, want the verifier's error in ErrTLSHandshake", err)
 	}

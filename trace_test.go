@@ -236,7 +236,7 @@ func TestExplainTraceWarnings(t *testing.T) {
 	opts := tlsOpts(StartTLS)
 	opts.Pins = []string{Pin(testCA.Cert)}
 	opts.Trace = ExplainTrace(&buf)
-	c, err, srv := dialSteps(t, opts, steps)
+	c, srv, err := dialSteps(t, opts, steps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestSlogTrace(t *testing.T) {
 	l := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := plainOpts()
 	opts.Trace = SlogTrace(l)
-	c, err, srv := dialSteps(t, opts, peer.Script(greeting+ehlo("PIPELINING")+"C: NOOP\nS: 250 2.0.0 Ok\n"))
+	c, srv, err := dialSteps(t, opts, peer.Script(greeting+ehlo("PIPELINING")+"C: NOOP\nS: 250 2.0.0 Ok\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestComposeTrace(t *testing.T) {
 	log := LogTrace(&buf)
 	opts := plainOpts()
 	opts.Trace = ComposeTrace(mine, nil, log)
-	c, err, srv := dialSteps(t, opts, peer.Script(greeting+ehlo("PIPELINING")+"C: NOOP\nS: 250 Ok\n"))
+	c, srv, err := dialSteps(t, opts, peer.Script(greeting+ehlo("PIPELINING")+"C: NOOP\nS: 250 Ok\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ fi
 echo "== go vet"
 go vet ./...
 
+bash scripts/vulncheck.sh
+
 if [ "${MAILWIRE_NO_POSTFIX:-}" != 1 ]; then
   echo "== Postfix for the interoperability tests"
   statedir=$(mktemp -d /tmp/mailwire-postfix.XXXXXX)

@@ -296,7 +296,8 @@ func parseTLSVersion(s string) uint16 {
 	case "TLS1.0", "TLS1":
 		return tls.VersionTLS10
 	}
-	return tls.VersionSSL30 //nolint:staticcheck // old logs do say SSLv3
+	//lint:ignore SA1019 old logs do say SSLv3, and it must be named to be warned about
+	return tls.VersionSSL30
 }
 
 // openSSLCiphers are the OpenSSL names of common TLS 1.2 suites; TLS 1.3
