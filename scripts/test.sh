@@ -24,6 +24,11 @@ bash scripts/vulncheck.sh
 
 if [ "${MAILWIRE_NO_POSTFIX:-}" != 1 ]; then
   echo "== Postfix for the interoperability tests"
+  # An instance left by an earlier run that was killed would hold the ports:
+  # stop those (only ours: down.sh stops what its state directory started).
+  for old in /tmp/mailwire-postfix*/; do
+    [ -f "$old/env" ] && bash scripts/postfix/down.sh "$old" >/dev/null 2>&1 || true
+  done
   statedir=$(mktemp -d /tmp/mailwire-postfix.XXXXXX)
   trap 'bash scripts/postfix/down.sh "$statedir" >/dev/null 2>&1 || true' EXIT
   bash scripts/postfix/up.sh "$statedir" > "$statedir.up.log" 2>&1 || { cat "$statedir.up.log"; exit 1; }
