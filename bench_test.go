@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/mailwire/smtp/smtptest"
 )
 
 // sink is a minimal, allocation-free SMTP server for benchmarks: it accepts
@@ -154,6 +156,28 @@ func BenchmarkSendGoSMTP(b *testing.B) {
 	for b.Loop() {
 		msg.Reset(benchMessage)
 		if err := c.SendMail("alice@example.com", to, &msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSendChunked is BenchmarkSend against a server that offers
+// CHUNKING: the whole transaction in one write.
+func BenchmarkSendChunked(b *testing.B) {
+	srv := smtptest.NewServer(nil)
+	defer srv.Close()
+	c, err := Dial(context.Background(), srv.Addr(), &Options{Security: Plaintext})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	env := &Envelope{From: "alice@example.com", To: []string{"bob@example.com"}}
+	var msg bytes.Reader
+	b.SetBytes(int64(len(benchMessage)))
+	b.ReportAllocs()
+	for b.Loop() {
+		msg.Reset(benchMessage)
+		if _, err := c.Send(context.Background(), env, &msg); err != nil {
 			b.Fatal(err)
 		}
 	}

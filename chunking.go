@@ -198,9 +198,10 @@ func (c *Client) lastChunkReply(ctx context.Context, r *Receipt, mailErr error) 
 // writer (or as it is for BINARYMIME). The content must come out exactly
 // as long as announced: see exactSink.
 func (c *Client) writeChunkContent(ctx context.Context, p *plan, msg io.Reader) error {
-	sink := exactSink{w: c.bw, limit: p.size}
-	var dw dotWriter
-	dw.resetChunk(&sink)
+	c.exact = exactSink{w: c.bw, limit: p.size}
+	sink := &c.exact // the Client's own: nothing allocated per message
+	dw := &c.sizer.dw
+	dw.resetChunk(sink)
 	if c.copyBuf == nil {
 		c.copyBuf = make([]byte, copyBufSize)
 	}
@@ -217,7 +218,7 @@ func (c *Client) writeChunkContent(ctx context.Context, p *plan, msg io.Reader) 
 				_, err = dw.Write(c.copyBuf[:n])
 			}
 			if err != nil {
-				return c.chunkFailed(ctx, &sink, err)
+				return c.chunkFailed(ctx, sink, err)
 			}
 		}
 		if rerr == io.EOF {
@@ -229,11 +230,11 @@ func (c *Client) writeChunkContent(ctx context.Context, p *plan, msg io.Reader) 
 	}
 	if !p.binary {
 		if err := dw.close(); err != nil {
-			return c.chunkFailed(ctx, &sink, err)
+			return c.chunkFailed(ctx, sink, err)
 		}
 	}
 	if err := sink.finish(); err != nil {
-		return c.chunkFailed(ctx, &sink, err)
+		return c.chunkFailed(ctx, sink, err)
 	}
 	return nil
 }
@@ -286,6 +287,7 @@ type exactSink struct {
 	limit int64
 	n     int64 // bytes taken, the held one included
 	last  [1]byte
+	small [4]byte // WriteByte's and WriteString's bytes, without allocating
 	over  bool
 }
 
@@ -307,19 +309,17 @@ func (s *exactSink) Write(p []byte) (int, error) {
 }
 
 func (s *exactSink) WriteByte(b byte) error {
-	var one [1]byte
-	one[0] = b
-	_, err := s.Write(one[:])
+	s.small[0] = b
+	_, err := s.Write(s.small[:1])
 	return err
 }
 
+// WriteString takes the short strings dotWriter writes ("\r\n", ".\r\n").
 func (s *exactSink) WriteString(v string) (int, error) {
-	for i := 0; i < len(v); i++ {
-		if err := s.WriteByte(v[i]); err != nil {
-			return i, err
-		}
+	if len(v) > len(s.small) {
+		return s.Write([]byte(v))
 	}
-	return len(v), nil
+	return s.Write(s.small[:copy(s.small[:], v)])
 }
 
 // finish writes the held byte once the content is known to be complete.

@@ -94,10 +94,11 @@ type Client struct {
 	sent     int       // messages accepted on this connection
 	msgRead  bool      // the current Send has started reading the message
 
-	line    []byte // the command being built, reused
-	copyBuf []byte // streams a message, made on first use
-	chunk   []byte // a BDAT chunk of a message of unknown size, made on first use
-	txPlan  plan   // the plan of the current Send
+	line    []byte    // the command being built, reused
+	copyBuf []byte    // streams a message, made on first use
+	chunk   []byte    // a BDAT chunk of a message of unknown size, made on first use
+	txPlan  plan      // the plan of the current Send
+	exact   exactSink // writes BDAT content of a known size
 	sizer   struct {
 		dw      dotWriter
 		counter byteCounter
