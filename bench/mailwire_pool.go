@@ -1,0 +1,29 @@
+//go:build !nomailwirepool
+
+package main
+
+// mailwire's Pool, for scenario (e). Build with -tags nomailwirepool to
+// leave it out (its row then reads "n/a (Pool not built)"), e.g. while the
+// library's Pool API is being changed.
+
+import (
+	"context"
+	"io"
+
+	smtp "github.com/mailwire/smtp"
+)
+
+func init() {
+	newMailwirePool = func(o dialOptions, maxConns int) pool {
+		return &mailwirePool{smtp.NewPool(o.addr, mailwireOptions(o), &smtp.PoolOptions{MaxConns: maxConns})}
+	}
+}
+
+type mailwirePool struct{ p *smtp.Pool }
+
+func (m *mailwirePool) Send(ctx context.Context, from string, to []string, msg io.Reader) error {
+	_, err := m.p.Send(ctx, &smtp.Envelope{From: from, To: to}, msg)
+	return err
+}
+
+func (m *mailwirePool) Close() error { return m.p.Close() }
