@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -64,4 +65,23 @@ func finish(t *testing.T, c *Client, srv *peer.Server) *peer.Result {
 
 func pemOf(cert *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+}
+
+// dialRefused dials a fresh listener with opts and returns Dial's error,
+// failing the test if Dial made a connection at all: a bad option must be
+// refused before anything reaches the network.
+func dialRefused(t *testing.T, opts *Options) error {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, dialErr := Dial(context.Background(), ln.Addr().String(), opts)
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(50 * time.Millisecond))
+	if conn, err := ln.Accept(); err == nil {
+		conn.Close()
+		t.Errorf("Dial connected before refusing the options (%v)", dialErr)
+	}
+	return dialErr
 }
