@@ -182,21 +182,23 @@ done
 
 # ---- the README's examples, against a server of their own -----------------------
 echo "== examples"
-check_snippet() { # README marker path: the fenced block after the marker must equal the file
-  local file=$1
+check_snippet() { # README file: the fenced block after the marker must equal the file
+  local readme=$1 file=$2
   awk -v marker="<!-- tested: $file -->" '
     $0 == marker { found = 1; next }
     found == 1 && /^```/ { found = 2; next }
     found == 2 && /^```$/ { exit }
     found == 2 { print }
-  ' bindings/README.md >"$B/snippet"
+  ' "$readme" >"$B/snippet"
   if ! diff -u "$file" "$B/snippet"; then
-    echo "bindings/README.md: the snippet of $file differs from the file (diff above)" >&2
+    echo "$readme: the snippet of $file differs from the file (diff above)" >&2
     exit 1
   fi
 }
-check_snippet bindings/c/example/example.c
-check_snippet bindings/python/example.py
+for readme in bindings/README.md README.md; do
+  check_snippet "$readme" bindings/c/example/example.c
+  check_snippet "$readme" bindings/python/example.py
+done
 
 mkfifo "$B/server.in"
 "$B/server" -messages "$B/example-messages.json" <"$B/server.in" >"$B/server.out" &
