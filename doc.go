@@ -37,9 +37,28 @@
 // over 64 KiB or a reply of over 1,000 lines is a protocol error. No string
 // of the caller's with CR, LF or NUL reaches the wire.
 //
+// # Connecting securely
+//
+// The zero Options encrypt: implicit TLS on port 465, mandatory STARTTLS
+// elsewhere, failing before AUTH or MAIL when the server does not offer it
+// (ErrStartTLSNotOffered). Options.Pins pins the server's key; PasswordAuth
+// never sends a password over an unencrypted connection unless
+// Options.AllowInsecureAuth says so. StartTLSOptional and Plaintext exist
+// for servers that cannot do better: anyone on the path can then read and
+// change the session.
+//
+// # Reuse
+//
+// A Client sends any number of messages; a Pool shares a few connections
+// among concurrent senders, checks idle ones before reuse, and retries only
+// when nothing can have been delivered.
+//
 // # Standards
 //
-// RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3461 (DSN),
-// RFC 3463 (enhanced status codes), RFC 6152 (8BITMIME), RFC 6531
-// (SMTPUTF8).
+// RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3030
+// (CHUNKING, BINARYMIME), RFC 3207 (STARTTLS), RFC 3461 (DSN), RFC 3463
+// (enhanced status codes), RFC 4954 (AUTH), RFC 6152 (8BITMIME), RFC 6531
+// (SMTPUTF8), RFC 8314 (implicit TLS), RFC 8689 (REQUIRETLS); SASL: RFC
+// 4616 (PLAIN), RFC 2195 (CRAM-MD5), RFC 5802 and RFC 7677 (SCRAM), RFC
+// 7628 (OAUTHBEARER).
 package smtp
