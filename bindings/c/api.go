@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"sync"
 	"time"
 
@@ -134,20 +135,26 @@ func openClient(addr, optionsJSON string, tr *traceBridge, timeoutMs int) (uint6
 	return addClient(&clientEntry{c: c, trace: tr}), nil
 }
 
-// clientSend is mailwire_send.
+// clientSend is mailwire_send. A client handle serves one call at a time.
 func clientSend(h uint64, env envelope, msg []byte, timeoutMs int) (string, *apiError) {
 	ce, e := lookupClient(h, false)
 	if e != nil {
 		return "", e
 	}
+	ce.mu.Lock()
+	defer ce.mu.Unlock()
+	return send(ce.c.Send, env, msg, timeoutMs)
+}
+
+// send runs one send of a client or a pool within timeoutMs and renders
+// its receipt.
+func send(sendFn func(context.Context, *smtp.Envelope, io.Reader) (*smtp.Receipt, error), env envelope, msg []byte, timeoutMs int) (string, *apiError) {
 	ctx, cancel, e := callContext(timeoutMs)
 	if e != nil {
 		return "", e
 	}
 	defer cancel()
-	ce.mu.Lock()
-	defer ce.mu.Unlock()
-	r, err := ce.c.Send(ctx, &smtp.Envelope{From: env.from, To: env.to}, bytes.NewReader(msg))
+	r, err := sendFn(ctx, &smtp.Envelope{From: env.from, To: env.to}, bytes.NewReader(msg))
 	if err != nil {
 		return "", classify(err)
 	}
@@ -194,22 +201,13 @@ func openPool(addr, optionsJSON, poolOptionsJSON string, tr *traceBridge) (uint6
 	return addPool(&poolEntry{p: smtp.NewPool(addr, opts, popts), trace: tr}), nil
 }
 
-// poolSend is mailwire_pool_send.
+// poolSend is mailwire_pool_send. A pool handle serves any threads.
 func poolSend(h uint64, env envelope, msg []byte, timeoutMs int) (string, *apiError) {
 	pe, e := lookupPool(h, false)
 	if e != nil {
 		return "", e
 	}
-	ctx, cancel, e := callContext(timeoutMs)
-	if e != nil {
-		return "", e
-	}
-	defer cancel()
-	r, err := pe.p.Send(ctx, &smtp.Envelope{From: env.from, To: env.to}, bytes.NewReader(msg))
-	if err != nil {
-		return "", classify(err)
-	}
-	return receiptJSON(r), nil
+	return send(pe.p.Send, env, msg, timeoutMs)
 }
 
 // closePool is mailwire_pool_close. Pool.Close takes no context, so it

@@ -433,11 +433,20 @@ func mailwire_send(client C.mailwire_client, from, recipientsJSON *C.mailwire_co
 	setNull(receiptJSON)
 	setNull(errOut)
 	defer recoverTo(&rc, errOut)
+	return sendExport(from, recipientsJSON, msg, msgLen, receiptJSON, errOut, func(env envelope, body []byte) (string, *apiError) {
+		return clientSend(uint64(client), env, body, int(timeoutMs))
+	})
+}
+
+// sendExport is the body of mailwire_send and mailwire_pool_send: it reads
+// the arguments, sends with sendFn, and hands the receipt or the error out.
+func sendExport(from, recipientsJSON *C.mailwire_const_char, msg *C.mailwire_const_void, msgLen C.size_t,
+	receiptJSON, errOut **C.char, sendFn func(envelope, []byte) (string, *apiError)) C.int {
 	env, body, e := sendArgs(from, recipientsJSON, msg, msgLen)
 	if e != nil {
 		return finish(e, errOut)
 	}
-	receipt, e := clientSend(uint64(client), env, body, int(timeoutMs))
+	receipt, e := sendFn(env, body)
 	if e != nil {
 		return finish(e, errOut)
 	}
@@ -483,16 +492,9 @@ func mailwire_pool_send(pool C.mailwire_pool, from, recipientsJSON *C.mailwire_c
 	setNull(receiptJSON)
 	setNull(errOut)
 	defer recoverTo(&rc, errOut)
-	env, body, e := sendArgs(from, recipientsJSON, msg, msgLen)
-	if e != nil {
-		return finish(e, errOut)
-	}
-	receipt, e := poolSend(uint64(pool), env, body, int(timeoutMs))
-	if e != nil {
-		return finish(e, errOut)
-	}
-	setString(receiptJSON, receipt)
-	return C.MAILWIRE_OK
+	return sendExport(from, recipientsJSON, msg, msgLen, receiptJSON, errOut, func(env envelope, body []byte) (string, *apiError) {
+		return poolSend(uint64(pool), env, body, int(timeoutMs))
+	})
 }
 
 //export mailwire_pool_close
