@@ -164,7 +164,7 @@ func BenchmarkSendGoSMTP(b *testing.B) {
 // BenchmarkSendChunked is BenchmarkSend against a server that offers
 // CHUNKING: the whole transaction in one write.
 func BenchmarkSendChunked(b *testing.B) {
-	srv := smtptest.NewServer(nil)
+	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.NoTLS})
 	defer srv.Close()
 	c, err := Dial(context.Background(), srv.Addr(), &Options{Security: Plaintext})
 	if err != nil {

@@ -21,6 +21,13 @@ const (
 	defaultDataTimeout = 10 * time.Minute // the reply to the end of data
 )
 
+// DefaultGreetingTimeout is the wait for the greeting when
+// Options.GreetingTimeout is 0. RFC 5321 allows 5 minutes, but a server
+// that greets at all does so at once, or after a deliberate pause of a few
+// seconds (Postfix's postscreen waits 6 s); a silent port is far more often
+// one that expects TLS first, and a user should hear so in seconds.
+const DefaultGreetingTimeout = 20 * time.Second
+
 // Options configure a Client. A nil *Options is the zero value, and the zero
 // value is safe: the connection is encrypted (implicit TLS on port 465,
 // mandatory STARTTLS elsewhere). Options are copied when a Client is made;
@@ -57,6 +64,13 @@ type Options struct {
 	// data (RFC 5321 section 4.5.3.2). The context's deadline bounds them
 	// too; whichever comes first applies.
 	Timeout time.Duration
+	// GreetingTimeout bounds the wait for the server's greeting. Zero means
+	// DefaultGreetingTimeout, or Timeout when that is shorter. A server
+	// that stays silent is most often a port that expects TLS from the
+	// first byte, met in plaintext: the error then says so and wraps
+	// ErrWrongSecurity. Raise it for a server that delays its greeting on
+	// purpose (a tarpit) longer than that.
+	GreetingTimeout time.Duration
 	// Dialer opens the connection in Dial; nil means a net.Dialer. Use it
 	// for a proxy, a source address, or a test listener.
 	Dialer interface {
@@ -263,7 +277,7 @@ func (c *Client) open(ctx context.Context) error {
 			return err
 		}
 	}
-	rep, err := c.readReply(ctx, "greeting", true, c.timeout())
+	rep, err := c.readGreeting(ctx)
 	if err != nil {
 		return err
 	}
@@ -563,10 +577,22 @@ func (c *Client) fail(ctx context.Context, verb string, err error) error {
 	return werr
 }
 
+// greetingTimeout is the wait for the greeting.
+func (c *Client) greetingTimeout() time.Duration {
+	wait := c.opts.GreetingTimeout
+	if wait == 0 {
+		wait = DefaultGreetingTimeout
+	}
+	return min(wait, c.timeout())
+}
+
 // waitFor is the wait that applied to verb's reply, for error messages.
 func (c *Client) waitFor(verb string) time.Duration {
-	if verb == cmdEndOfData {
+	switch verb {
+	case cmdEndOfData:
 		return c.dataTimeout()
+	case cmdGreeting:
+		return c.greetingTimeout()
 	}
 	return c.timeout()
 }

@@ -109,7 +109,7 @@ func ExamplePasswordAuth() {
 	fmt.Println("sent as:", srv.Messages()[0].AuthUser)
 
 	// Over plaintext, the same Auth refuses before sending the password.
-	plain := smtptest.NewServer(&smtptest.Config{Users: map[string]string{"alice": "s3cret"}, AllowInsecureAuth: true})
+	plain := smtptest.NewServer(&smtptest.Config{TLS: smtptest.NoTLS, Users: map[string]string{"alice": "s3cret"}, AllowInsecureAuth: true})
 	defer plain.Close()
 	_, err = smtp.Dial(context.Background(), plain.Addr(), &smtp.Options{Security: smtp.Plaintext, Auth: smtp.PasswordAuth("alice", "s3cret")})
 	fmt.Println("over plaintext:", errors.Is(err, smtp.ErrInsecureAuth))

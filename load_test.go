@@ -52,7 +52,7 @@ func TestLoadPool(t *testing.T) {
 
 	goroutinesBefore := runtime.NumGoroutine()
 	fdsBefore := openFDs()
-	srv := smtptest.NewServer(nil)
+	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.NoTLS})
 	d := &countingDialer{}
 	opts := &Options{Security: Plaintext, Timeout: 10 * time.Second, Dialer: d}
 	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: maxConns})

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -74,7 +75,81 @@ var (
 	// ErrPinMismatch: no key in the server's certificate chain matches
 	// Options.Pins. It comes wrapped in an ErrTLSHandshake error.
 	ErrPinMismatch = errors.New("smtp: certificate pin mismatch")
+	// ErrWrongSecurity: the port does not speak the way Options.Security
+	// expects, and the error says which mode to try. A TLS record came
+	// where the plaintext greeting belongs, or a plaintext greeting where
+	// the TLS handshake belongs; or no greeting came within
+	// Options.GreetingTimeout, as when a plaintext client meets a port
+	// that waits for TLS (that error matches context.DeadlineExceeded
+	// too, since a slow server looks the same).
+	ErrWrongSecurity = errors.New("smtp: the port's security is not what Options.Security expects")
 )
+
+// securityError is a mismatch between the mode and what the port speaks.
+type securityError struct {
+	msg   string
+	cause error // nil, or the timeout that made us guess
+}
+
+func (e *securityError) Error() string { return e.msg }
+func (e *securityError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrWrongSecurity}
+	}
+	return []error{ErrWrongSecurity, e.cause}
+}
+
+// cmdGreeting names the server's opening reply in errors and traces.
+const cmdGreeting = "greeting"
+
+// readGreeting reads the server's opening reply within the greeting
+// timeout, first telling a port that speaks TLS, or none at all, from a
+// slow or broken SMTP server, so that a wrong Security mode is named at
+// once instead of after minutes of waiting.
+func (c *Client) readGreeting(ctx context.Context) (Reply, error) {
+	if err := c.setDeadline(ctx, c.greetingTimeout()); err != nil {
+		return Reply{}, c.fail(ctx, cmdGreeting, err)
+	}
+	first, err := c.rr.r.Peek(1)
+	switch {
+	case err != nil && c.mode != ImplicitTLS && errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil && !c.closed.Load():
+		return Reply{}, c.wrongSecurity(&securityError{
+			msg: fmt.Sprintf("no greeting within %v (Options.GreetingTimeout): a port that expects TLS from the first byte (465, smtps) says nothing until the client starts TLS; "+
+				"try Security ImplicitTLS, or raise Options.GreetingTimeout for a server that greets slowly", c.greetingTimeout()),
+			cause: &timeoutError{wait: c.greetingTimeout()},
+		})
+	case err != nil:
+		return Reply{}, c.fail(ctx, cmdGreeting, err)
+	case isTLSRecord(first[0]):
+		return Reply{}, c.wrongSecurity(&securityError{
+			msg: "the server sent a TLS record instead of a greeting: this port expects TLS from the first byte; use Security ImplicitTLS",
+		})
+	}
+	return c.readReply(ctx, cmdGreeting, true, c.greetingTimeout())
+}
+
+// wrongSecurity closes the Client with a mode mismatch found at the
+// greeting.
+func (c *Client) wrongSecurity(err *securityError) error {
+	werr := &opError{command: cmdGreeting, err: err}
+	c.shut(werr)
+	return werr
+}
+
+// isTLSRecord reports whether b starts a TLS record (change cipher spec,
+// alert, handshake, application data), which no SMTP reply does.
+func isTLSRecord(b byte) bool { return b >= 0x14 && b <= 0x17 }
+
+// plaintextAnswer explains a handshake that met a plaintext server: the
+// bytes where the server's first TLS record should be are an SMTP reply.
+func plaintextAnswer(server string, err error) (*securityError, bool) {
+	var rh tls.RecordHeaderError
+	if !errors.As(err, &rh) || rh.RecordHeader[0] < '1' || rh.RecordHeader[0] > '5' {
+		return nil, false
+	}
+	return &securityError{msg: fmt.Sprintf("smtp: TLS handshake with %s: the server answered in plaintext (%s...): this port speaks plaintext first; "+
+		"use Security StartTLS (mandatory STARTTLS, the default on ports other than 465)", server, strconv.QuoteToASCII(string(rh.RecordHeader[:])))}, true
+}
 
 // tlsError is a failure to secure the connection: kind is one of the
 // sentinels above, cause what happened.
@@ -213,6 +288,9 @@ func (c *Client) handshake(ctx context.Context) error {
 			return c.fail(ctx, "TLS handshake", err)
 		}
 		werr := &tlsError{kind: ErrTLSHandshake, msg: describeTLSError(c.tlsConfig.ServerName, err), cause: err}
+		if se, ok := plaintextAnswer(c.tlsConfig.ServerName, err); ok && c.mode == ImplicitTLS {
+			werr = &tlsError{kind: ErrTLSHandshake, msg: se.msg, cause: se}
+		}
 		c.shut(werr)
 		return werr
 	}

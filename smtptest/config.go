@@ -7,18 +7,20 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 )
 
-// TLSMode says how a Server offers TLS. The zero value is NoTLS, so a
-// Config left empty gives a plain-text server, like a bare MTA on port 25
-// without certificates.
+// TLSMode says how a Server offers TLS. The zero value is StartTLS: like
+// the mailwire client, a Server is secure unless told otherwise, so the
+// smallest test (a client with Server.ClientTLSConfig) works as it will
+// against a real submission server.
 type TLSMode int
 
 const (
-	// NoTLS serves plain text only: STARTTLS is neither advertised nor
-	// accepted (it is answered 502).
-	NoTLS TLSMode = iota
 	// StartTLS serves plain text and advertises STARTTLS (RFC 3207), as a
-	// submission server on port 587 does.
-	StartTLS
+	// submission server on port 587 does. It is the zero value.
+	StartTLS TLSMode = iota
+	// NoTLS serves plain text only: STARTTLS is neither advertised nor
+	// accepted (it is answered 502), like a bare MTA on port 25 without
+	// certificates.
+	NoTLS
 	// ImplicitTLS does the TLS handshake as soon as a connection is
 	// accepted, before the greeting, as a submissions server on port 465
 	// does (RFC 8314).
@@ -68,14 +70,17 @@ const DefaultTimeout = 10 * time.Second
 // when Config.Domain is empty.
 const DefaultDomain = "smtptest.local"
 
-// Config sets up a Server. The zero value (or a nil *Config) is a plain-text
-// server that accepts every message, offers no AUTH, and advertises
+// Config sets up a Server. The zero value (or a nil *Config) is a server
+// that offers STARTTLS with a certificate of its own CA (see
+// Server.ClientTLSConfig), accepts every message, offers no AUTH, and
+// advertises
 // PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES, CHUNKING, BINARYMIME, SMTPUTF8,
 // DSN and SIZE 10485760 (REQUIRETLS too, over TLS only). Every field is read
 // once by NewServer; changing a Config afterwards does not change the server.
 type Config struct {
-	// TLS chooses plain text, STARTTLS or implicit TLS. The certificates
-	// come from a CA that NewServer generates; see Server.ClientTLSConfig.
+	// TLS chooses STARTTLS (the zero value), plain text or implicit TLS.
+	// The certificates come from a CA that NewServer generates; see
+	// Server.ClientTLSConfig.
 	TLS TLSMode
 
 	// Domain is the server's name in its greeting and EHLO reply; empty

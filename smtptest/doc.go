@@ -3,28 +3,39 @@
 // loopback port, the code under test sends mail to Server.Addr, and the test
 // reads what arrived with Server.Messages or Server.WaitMessages.
 //
+// A Server is secure by default, like the mailwire client: it offers
+// STARTTLS with a certificate from a CA of its own, and
+// Server.ClientTLSConfig gives the client the settings that trust it. The
+// smallest test, with the mailwire client (github.com/mailwire/smtp):
+//
 //	func TestWelcome(t *testing.T) {
-//		srv := smtptest.NewServer(nil)
+//		srv := smtptest.NewServer(nil) // STARTTLS, with a CA of its own
 //		defer srv.Close()
 //
-//		if err := sendWelcome(srv.Addr(), "ann@example.org"); err != nil {
+//		opts := &smtp.Options{TLSConfig: srv.ClientTLSConfig()}
+//		env := &smtp.Envelope{From: "shop@example.com", To: []string{"ann@example.org"}}
+//		msg := strings.NewReader("Subject: Welcome!\r\n\r\nThanks for signing up.\r\n")
+//		if _, err := smtp.SendMail(context.Background(), srv.Addr(), opts, env, msg); err != nil {
 //			t.Fatal(err)
 //		}
-//		msgs := srv.Messages()
+//		msgs := srv.Messages() // envelope, raw bytes, parsed header of each message
 //		if len(msgs) != 1 || msgs[0].Header.Get("Subject") != "Welcome!" {
 //			t.Errorf("got %+v", msgs)
 //		}
 //	}
+//
+// (TestDocSnippet compiles and runs that block from this file, and the one
+// in the README, so neither can drift.) A client with other settings can be
+// given Server.CACertPEM or Server.Pin instead; Config.TLS selects NoTLS
+// for a plain-text server or ImplicitTLS for a port-465 one.
 //
 // A Message holds the envelope (MAIL FROM and RCPT TO with their
 // parameters), the content exactly as received, its parsed header, and what
 // the server knew of the connection: TLS, the authenticated user, the
 // connection's number (to test connection reuse).
 //
-// A Config makes the server what a test needs: STARTTLS or implicit TLS with
-// certificates from a CA made for the server (Server.ClientTLSConfig trusts
-// it; Server.CACertPEM and Server.Pin serve clients configured otherwise);
-// AUTH PLAIN and LOGIN for given users; any of its extensions switched off;
+// A Config makes the server what a test needs: STARTTLS (the default),
+// implicit TLS or none; AUTH PLAIN and LOGIN for given users; any of its extensions switched off;
 // and faults: recipients refused, any command answered with a chosen error,
 // the connection dropped at a chosen step, slow replies, a limit of messages
 // per connection, a 421 after so many messages. Server.Commands lists the

@@ -1,21 +1,27 @@
 package smtptest_test
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/smtp"
 	"net/textproto"
+	"strings"
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	mailwire "github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/smtptest"
 )
 
 // sendWelcome stands for the code under test: it mails a welcome note with
-// net/smtp.
-func sendWelcome(addr, to string) error {
+// the mailwire client, trusting the given TLS settings.
+func sendWelcome(addr string, tc *tls.Config, to string) error {
 	msg := "From: shop@example.com\r\nTo: " + to + "\r\nSubject: Welcome!\r\n\r\nThanks for signing up.\r\n"
-	return smtp.SendMail(addr, nil, "shop@example.com", []string{to}, []byte(msg))
+	env := &mailwire.Envelope{From: "shop@example.com", To: []string{to}}
+	_, err := mailwire.SendMail(context.Background(), addr, &mailwire.Options{TLSConfig: tc}, env, strings.NewReader(msg))
+	return err
 }
 
 // A test of one's own mail-sending code: point it at the server, then look
@@ -24,13 +30,13 @@ func Example() {
 	srv := smtptest.NewServer(nil)
 	defer srv.Close()
 
-	if err := sendWelcome(srv.Addr(), "ann@example.org"); err != nil {
+	if err := sendWelcome(srv.Addr(), srv.ClientTLSConfig(), "ann@example.org"); err != nil {
 		fmt.Println("send:", err)
 		return
 	}
 	m := srv.Messages()[0]
-	fmt.Println(m.From, m.To, m.Header.Get("Subject"), m.ID)
-	// Output: shop@example.com [ann@example.org] Welcome! Q0001
+	fmt.Println(m.From, m.To, m.Header.Get("Subject"), m.ID, "TLS:", m.TLS)
+	// Output: shop@example.com [ann@example.org] Welcome! Q0001 TLS: true
 }
 
 // STARTTLS and AUTH: the client trusts the server's CA through
@@ -72,6 +78,7 @@ func ExampleServer_ClientTLSConfig() {
 // a temporary error.
 func ExampleConfig_faults() {
 	srv := smtptest.NewServer(&smtptest.Config{
+		TLS: smtptest.NoTLS, // net/smtp's SendMail below upgrades when it can, and trusts no private CA
 		RejectRecipients: map[string]*gosmtp.SMTPError{
 			"gone@example.org": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "No such user"},
 		},
