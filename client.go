@@ -121,8 +121,15 @@ type Client struct {
 	err    error       // set once the connection is unusable; owned by the caller's goroutine
 	closed atomic.Bool // Close was called
 
-	mu        sync.Mutex // guards cancelled against the context watcher
-	cancelled bool       // a context ended mid-call: the deadline is in the past
+	mu        sync.Mutex // guards what follows against the context watcher
+	call      uint64     // the number of the call being watched
+	cancelled bool       // the call's context ended: the deadline is in the past
+	ctxEnd    time.Time  // the call's context deadline; zero when none
+	watcher   struct {
+		calls chan watchedCall // a call begins
+		ended chan struct{}    // the call ended
+	} // made on the first call with a context that can end
+	done chan struct{} // closed when the connection is closed: stops the watcher
 }
 
 // Dial connects to addr ("host:port"), reads the greeting, sends EHLO (HELO
@@ -253,9 +260,10 @@ func prepare(opts *Options, host, port string) (*Client, error) {
 // start runs the opening of a session over conn.
 func (c *Client) start(ctx context.Context, conn net.Conn) (*Client, error) {
 	c.conn = conn
+	c.done = make(chan struct{})
 	c.created = time.Now()
 	c.lastUsed = c.created
-	c.bw = bufio.NewWriter(conn)
+	c.bw = bufio.NewWriter(connWriter{c})
 	c.rr.r = bufio.NewReader(conn)
 	if c.trace != nil && (c.trace.LineReceived != nil || c.trace.Event != nil) {
 		c.rr.onLine = func(line []byte) { c.lineReceived(line) }
@@ -377,6 +385,7 @@ func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	close(c.done)
 	err := c.conn.Close()
 	c.emit(Event{Kind: EventClosed})
 	return err
@@ -531,22 +540,146 @@ func (c *Client) setDeadline(ctx context.Context, wait time.Duration) error {
 	return c.conn.SetDeadline(t)
 }
 
-// watch makes a blocked read or write return as soon as ctx is done, by
-// moving the connection's deadline into the past (as pgconn does). The
-// returned func stops watching.
-func (c *Client) watch(ctx context.Context) (stop func() bool) {
-	if ctx.Done() == nil {
-		return noStop
+// maxWriteChunk is the most written to the connection under one deadline:
+// a long write (a BDAT chunk over a slow link) gets a fresh Options.Timeout
+// for each piece, so a write that makes progress never times out.
+const maxWriteChunk = 32 << 10
+
+// connWriter is what the Client's buffered writer writes to: every write,
+// including the ones bufio makes by itself when its buffer fills, is
+// bounded by a deadline set just before it (Options.Timeout from now, or
+// the call's context deadline when sooner), never by a deadline left over
+// from an earlier reply.
+type connWriter struct{ c *Client }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	var n int
+	for len(p) > 0 {
+		piece := p[:min(len(p), maxWriteChunk)]
+		if err := w.c.setWriteDeadline(); err != nil {
+			return n, err
+		}
+		m, err := w.c.conn.Write(piece)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[m:]
 	}
-	return context.AfterFunc(ctx, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.cancelled = true
-		c.conn.SetDeadline(time.Unix(1, 0))
-	})
+	return n, nil
 }
 
-func noStop() bool { return true }
+// setWriteDeadline bounds the next write by Options.Timeout and the call's
+// context deadline. A cancelled call gets a deadline error, which fail
+// turns into the context's error.
+func (c *Client) setWriteDeadline() error {
+	t := time.Now().Add(c.timeout())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancelled {
+		return os.ErrDeadlineExceeded
+	}
+	if !c.ctxEnd.IsZero() && c.ctxEnd.Before(t) {
+		t = c.ctxEnd
+	}
+	return c.conn.SetWriteDeadline(t)
+}
+
+// watch makes a blocked read or write return as soon as ctx is done, by
+// moving the connection's deadline into the past (as pgconn does). The
+// returned func ends the call: it stops watching and, should ctx have
+// ended after the call's last read or write, undoes what the watcher did,
+// so that a late cancel leaves nothing behind for the next call.
+//
+// One goroutine per Client watches, started on the first call whose
+// context can end and stopped when the Client closes: a call hands it the
+// context through a channel, which allocates nothing (context.AfterFunc
+// costs three allocations a call). Each call has a number, and the
+// watcher acts only for the call still running.
+func (c *Client) watch(ctx context.Context) (stop func() bool) {
+	c.mu.Lock()
+	c.call++
+	call := c.call
+	c.cancelled = false
+	c.ctxEnd, _ = ctx.Deadline()
+	c.mu.Unlock()
+	if ctx.Done() == nil {
+		return c.endCall
+	}
+	if c.watcher.calls == nil {
+		c.watcher.calls = make(chan watchedCall, 1)
+		c.watcher.ended = make(chan struct{}, 1)
+		go c.watchLoop(c.watcher.calls, c.watcher.ended, c.done)
+	}
+	select {
+	case c.watcher.calls <- watchedCall{ctx, call}:
+		return c.endWatchedCall
+	case <-c.done: // closed: the call fails on its own
+		return c.endCall
+	}
+}
+
+// watchedCall is a call handed to the watcher.
+type watchedCall struct {
+	ctx  context.Context
+	call uint64
+}
+
+// watchLoop is the watcher goroutine.
+func (c *Client) watchLoop(calls <-chan watchedCall, ended <-chan struct{}, done <-chan struct{}) {
+	for {
+		select {
+		case w := <-calls:
+			select {
+			case <-w.ctx.Done():
+				c.interrupt(w.call)
+				select {
+				case <-ended:
+				case <-done:
+					return
+				}
+			case <-ended:
+			case <-done:
+				return
+			}
+		case <-done:
+			return
+		}
+	}
+}
+
+// interrupt moves the deadline into the past, if call is still running.
+func (c *Client) interrupt(call uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.call == call {
+		c.cancelled = true
+		c.conn.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// endWatchedCall ends a call the watcher was told of.
+func (c *Client) endWatchedCall() bool {
+	stopped := c.endCall()
+	select {
+	case c.watcher.ended <- struct{}{}:
+	case <-c.done:
+	}
+	return stopped
+}
+
+// endCall ends the call: a watcher still on its way finds another call
+// number, and a cancel that came too late to interrupt anything is
+// forgotten. It reports whether the call ended before its context did.
+func (c *Client) endCall() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	stopped := !c.cancelled
+	c.call++
+	c.cancelled = false
+	c.ctxEnd = time.Time{}
+	return stopped
+}
 
 // fail records a broken connection: it wraps err with the command in
 // flight, turning deadline errors into the context's error or a
@@ -603,6 +736,7 @@ func (c *Client) shut(err error) {
 		c.err = err
 	}
 	if !c.closed.Swap(true) {
+		close(c.done)
 		c.conn.Close()
 		c.emit(Event{Kind: EventClosed, Err: err})
 	}

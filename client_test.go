@@ -3,12 +3,16 @@ package smtp
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mailwire/smtp/internal/peer"
+	"github.com/mailwire/smtp/smtptest"
 )
 
 func TestDialReadsExtensions(t *testing.T) {
@@ -304,5 +308,142 @@ func TestConnectRefusedIsNotATimeout(t *testing.T) {
 	_, err := Dial(bg, addr, plainOpts())
 	if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "smtp: connect: ") {
 		t.Errorf("Dial to a closed port = %v, want a connect error that is not a timeout", err)
+	}
+}
+
+// slowReader hands out its message a piece at a time, pausing before each.
+type slowReader struct {
+	r     io.Reader
+	piece int
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.pause)
+	return s.r.Read(p[:min(len(p), s.piece)])
+}
+
+// A Client idle for longer than Options.Timeout sends again: every write of
+// a call, including the ones its buffer makes by itself (hundreds of
+// recipients, a chunk of a message of unknown size), is bounded by a
+// deadline set for that call, never one left from the last reply.
+func TestIdleClientSendsAgain(t *testing.T) {
+	t.Parallel()
+	const timeout = 300 * time.Millisecond
+	many := &Envelope{From: "alice@example.com"}
+	for i := range 400 {
+		many.To = append(many.To, fmt.Sprintf("recipient-number-%03d@example.com", i))
+	}
+	tests := []struct {
+		name     string
+		chunking bool
+		env      *Envelope
+		msg      func() io.Reader
+	}{
+		{"BDAT, unknown size", true, realEnv, func() io.Reader { return io.MultiReader(strings.NewReader(strings.Repeat("line of text\r\n", 50_000))) }},
+		{"DATA, 400 recipients", false, many, func() io.Reader { return strings.NewReader("Subject: many\r\n\r\nx\r\n") }},
+		{"BDAT, 400 recipients", true, many, func() io.Reader { return strings.NewReader("Subject: many\r\n\r\nx\r\n") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, &smtptest.Config{TLS: smtptest.NoTLS, DisableChunking: !tt.chunking})
+			opts := realOpts(srv, Plaintext)
+			opts.Timeout = timeout
+			c, err := Dial(bg, srv.Addr(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Send(bg, realEnv, strings.NewReader("Subject: first\r\n\r\nx\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * timeout)
+			if _, err := c.Send(bg, tt.env, tt.msg()); err != nil {
+				t.Fatalf("Send after %v idle: %v", 3*timeout, err)
+			}
+			if n := len(srv.Messages()); n != 2 {
+				t.Errorf("%d messages delivered, want 2", n)
+			}
+		})
+	}
+}
+
+// A reader slower in total than Options.Timeout, but never idle that long,
+// is no timeout: each write gets its own deadline.
+func TestSlowReaderWithinTimeout(t *testing.T) {
+	t.Parallel()
+	for _, chunking := range []bool{true, false} {
+		t.Run(fmt.Sprintf("chunking=%v", chunking), func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, &smtptest.Config{TLS: smtptest.NoTLS, DisableChunking: !chunking})
+			opts := realOpts(srv, Plaintext)
+			opts.Timeout = 300 * time.Millisecond
+			c, err := Dial(bg, srv.Addr(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			body := strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 5000) // 320 KB
+			msg := &slowReader{r: strings.NewReader(body), piece: 64 << 10, pause: 100 * time.Millisecond}
+			if _, err := c.Send(bg, realEnv, msg); err != nil {
+				t.Fatalf("Send from a reader that takes ~600ms in pieces of 100ms: %v", err)
+			}
+			if m := srv.Messages(); len(m) != 1 || len(m[0].Raw) < len(body) {
+				t.Errorf("want one message of at least %d bytes", len(body))
+			}
+		})
+	}
+}
+
+// A context that ends after a call's last read, before the call returns,
+// leaves nothing behind: the next call, on another context, works.
+func TestLateCancelLeavesNoTrace(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, &smtptest.Config{TLS: smtptest.NoTLS})
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	opts := realOpts(srv, Plaintext)
+	var armed atomic.Bool
+	opts.Trace = &Trace{LineReceived: func(line string) {
+		if armed.Load() && strings.Contains(line, "queued") {
+			cancel()                          // the reply is read: the call's I/O is over
+			time.Sleep(50 * time.Millisecond) // let the watcher act before the call returns
+		}
+	}}
+	c, err := Dial(bg, srv.Addr(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	armed.Store(true)
+	if _, err := c.Send(ctx, realEnv, strings.NewReader("Subject: 1\r\n\r\nx\r\n")); err != nil {
+		t.Fatalf("Send whose context ended after its last read: %v", err)
+	}
+	armed.Store(false)
+	if err := c.Noop(bg); err != nil {
+		t.Fatalf("the next call failed: %v", err)
+	}
+	if _, err := c.Send(bg, realEnv, strings.NewReader("Subject: 2\r\n\r\nx\r\n")); err != nil {
+		t.Fatalf("the next Send failed: %v", err)
+	}
+}
+
+// Many sends with contexts that end right after each call: no call fails.
+func TestManyShortContexts(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, &smtptest.Config{TLS: smtptest.NoTLS})
+	c, err := Dial(bg, srv.Addr(), realOpts(srv, Plaintext))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 300 {
+		ctx, cancel := context.WithCancel(bg)
+		_, err := c.Send(ctx, realEnv, strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+		cancel()
+		if err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
 	}
 }
