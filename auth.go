@@ -206,7 +206,7 @@ func (c *Client) Auth(ctx context.Context, a Auth) error {
 	if a == nil {
 		return errInput("nil Auth")
 	}
-	if err := c.usable(ctx); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return err
 	}
 	sc, err := a.mechanism(c)
@@ -236,10 +236,13 @@ func (c *Client) authenticate(ctx context.Context, sc sasl.Client) error {
 		return err
 	}
 	var failure error // why the mechanism gave up, told by the server
-	for {
+	for step := 0; ; step++ {
 		rep, err := c.readReply(ctx, "AUTH", true, c.timeout())
 		if err != nil {
 			return err
+		}
+		if rep.Code == 334 && step == maxAuthChallenges {
+			return c.cancelAuth(ctx, mech, fmt.Errorf("the server sent more than %d challenges", maxAuthChallenges))
 		}
 		switch {
 		case rep.Code == 235:
@@ -269,15 +272,7 @@ func (c *Client) authenticate(ctx context.Context, sc sasl.Client) error {
 			failure = err
 			c.line = base64.StdEncoding.AppendEncode(c.line[:0], dummyResponse(mech))
 		default:
-			// Cancel (RFC 4954 section 4), hear the reply, report our cause.
-			c.line = append(c.line[:0], '*')
-			if err2 := c.sendSecret(ctx, "*"); err2 != nil {
-				return err2
-			}
-			if _, err2 := c.readReply(ctx, "AUTH", false, c.timeout()); err2 != nil {
-				return err2
-			}
-			return fmt.Errorf("smtp: AUTH %s cancelled: %w", mech, err)
+			return c.cancelAuth(ctx, mech, err)
 		}
 		if err := c.sendSecret(ctx, "[redacted]"); err != nil {
 			return err
@@ -313,11 +308,30 @@ func (c *Client) saslNext(ctx context.Context, sc sasl.Client, challenge []byte)
 	}
 }
 
+// maxAuthChallenges bounds an exchange: the mechanisms here need at most
+// two challenges (SCRAM, LOGIN). A server that goes on would otherwise be
+// answered forever, each answer (CRAM-MD5's HMAC of the password over a
+// challenge the server chose) a sample for an offline attack.
+const maxAuthChallenges = 8
+
+// cancelAuth cancels the exchange (RFC 4954 section 4), hears the reply,
+// and reports why.
+func (c *Client) cancelAuth(ctx context.Context, mech string, why error) error {
+	c.line = append(c.line[:0], '*')
+	if err := c.sendSecret(ctx, "*"); err != nil {
+		return err
+	}
+	if _, err := c.readReply(ctx, "AUTH", false, c.timeout()); err != nil {
+		return err
+	}
+	return fmt.Errorf("smtp: AUTH %s cancelled: %w", mech, why)
+}
+
 // sendSecret sends c.line, traced as traced, and flushes.
 func (c *Client) sendSecret(ctx context.Context, traced string) error {
 	for _, b := range c.line {
 		if b == '\r' || b == '\n' || b == 0 {
-			return errInput("AUTH: mechanism name holds CR, LF or NUL")
+			return errInput("AUTH: the line holds CR, LF or NUL")
 		}
 	}
 	c.bw.Write(c.line)

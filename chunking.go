@@ -27,7 +27,6 @@ func (c *Client) sendChunked(ctx context.Context, p *plan) (*Receipt, error) {
 	if err != nil || r.Accepted == nil {
 		return r, err
 	}
-	c.msgRead = true
 	if p.size >= 0 {
 		return c.chunkWhole(ctx, p, r, pipelined)
 	}
@@ -42,9 +41,10 @@ func (c *Client) chunkWhole(ctx context.Context, p *plan, r *Receipt, pipelined 
 	if err := c.queue(c.line); err != nil {
 		return nil, err
 	}
-	if err := c.writeChunkContent(ctx, p, p.msg); err != nil {
+	if err := c.writeChunkContent(ctx, p); err != nil {
 		return nil, err
 	}
+	c.tx.endSent = true
 	if err := c.flush(ctx, "BDAT"); err != nil {
 		return nil, err
 	}
@@ -79,6 +79,8 @@ func (c *Client) chunkStream(ctx context.Context, p *plan, r *Receipt, pipelined
 		total += int64(len(c.chunk))
 		c.bdatLine(int64(len(c.chunk)), last)
 		c.queue(c.line)
+		c.tx.contentOut(len(c.chunk))
+		c.tx.endSent = last
 		c.bw.Write(c.chunk)
 		if last {
 			if err := c.flush(ctx, "BDAT"); err != nil {
@@ -135,8 +137,11 @@ func (c *Client) fillChunk(dw *dotWriter, p *plan) (last bool, err error) {
 		c.copyBuf = make([]byte, copyBufSize)
 	}
 	for len(c.chunk) < chunkSize {
-		n, rerr := p.msg.Read(c.copyBuf[:min(copyBufSize, chunkSize-len(c.chunk))])
+		n, rerr := c.tx.Read(c.copyBuf[:min(copyBufSize, chunkSize-len(c.chunk))])
 		if n > 0 {
+			if p.deny8bit && has8bit(c.copyBuf[:n]) {
+				return false, c.refuse8bit()
+			}
 			if p.binary {
 				c.chunk = append(c.chunk, c.copyBuf[:n]...)
 			} else {
@@ -179,6 +184,7 @@ func (c *Client) lastChunkReply(ctx context.Context, r *Receipt, mailErr error) 
 		}
 		return nil, &unknownDeliveryError{cause: err}
 	}
+	c.tx.replied = true
 	// A refused BDAT may leave the transaction open (go-smtp keeps the
 	// sender when every recipient was refused): reset, or the next MAIL
 	// would be "nested" and its recipients join this transaction.
@@ -187,8 +193,13 @@ func (c *Client) lastChunkReply(ctx context.Context, r *Receipt, mailErr error) 
 		return nil, c.resetAfter(ctx, mailErr)
 	case len(r.Accepted) == 0:
 		return r, c.resetAfter(ctx, &RecipientsError{Rejected: r.Rejected})
-	case rep.Code != 250:
-		return nil, c.resetAfter(ctx, c.unexpected(cmdEndOfData, rep, 250))
+	}
+	rep, err = c.endOfDataReply(rep)
+	if err != nil {
+		if c.err != nil {
+			return nil, err
+		}
+		return nil, c.resetAfter(ctx, err)
 	}
 	r.Reply = rep
 	return r, nil
@@ -197,20 +208,24 @@ func (c *Client) lastChunkReply(ctx context.Context, r *Receipt, mailErr error) 
 // writeChunkContent writes the message of p.size bytes through the BDAT
 // writer (or as it is for BINARYMIME). The content must come out exactly
 // as long as announced: see exactSink.
-func (c *Client) writeChunkContent(ctx context.Context, p *plan, msg io.Reader) error {
-	c.exact = exactSink{w: c.bw, limit: p.size}
-	sink := &c.exact // the Client's own: nothing allocated per message
-	dw := &c.sizer.dw
+func (c *Client) writeChunkContent(ctx context.Context, p *plan) error {
+	c.tx.exact = exactSink{w: c.bw, limit: p.size}
+	sink := &c.tx.exact // the Client's own: nothing allocated per message
+	dw := &c.tx.sizer.dw
 	dw.resetChunk(sink)
 	if c.copyBuf == nil {
 		c.copyBuf = make([]byte, copyBufSize)
 	}
 	for {
-		n, rerr := msg.Read(c.copyBuf)
+		n, rerr := c.tx.Read(c.copyBuf)
 		if n > 0 {
+			if p.deny8bit && has8bit(c.copyBuf[:n]) {
+				return c.refuse8bit()
+			}
 			if err := c.setDeadline(ctx, c.timeout()); err != nil {
 				return c.fail(ctx, "BDAT", err)
 			}
+			c.tx.contentOut(n)
 			var err error
 			if p.binary {
 				_, err = sink.Write(c.copyBuf[:n])

@@ -106,17 +106,17 @@ type Client struct {
 	created  time.Time // when the connection was made
 	lastUsed time.Time // when the last transaction started
 	sent     int       // messages accepted on this connection
-	msgRead  bool      // the current Send has started reading the message
+	lastIO   time.Time // when the last reply was read
+	dataOpen bool      // a Data writer is open: other calls would write into the message
+	mailUTF8 bool      // the last MAIL of Mail asked for SMTPUTF8
+	// saslPending: Cmd sent AUTH and the server answered with a challenge,
+	// so the next line Cmd sends is a secret.
+	saslPending bool
 
 	line    []byte    // the command being built, reused
 	copyBuf []byte    // streams a message, made on first use
 	chunk   []byte    // a BDAT chunk of a message of unknown size, made on first use
-	txPlan  plan      // the plan of the current Send
-	exact   exactSink // writes BDAT content of a known size
-	sizer   struct {
-		dw      dotWriter
-		counter byteCounter
-	} // sizes BDAT content ahead
+	tx      transaction // the current (or last) Send
 
 	err    error       // set once the connection is unusable; owned by the caller's goroutine
 	closed atomic.Bool // Close was called
@@ -262,7 +262,7 @@ func (c *Client) start(ctx context.Context, conn net.Conn) (*Client, error) {
 	c.conn = conn
 	c.done = make(chan struct{})
 	c.created = time.Now()
-	c.lastUsed = c.created
+	c.lastUsed, c.lastIO = c.created, c.created
 	c.bw = bufio.NewWriter(connWriter{c})
 	c.rr.r = bufio.NewReader(conn)
 	if c.trace != nil && (c.trace.LineReceived != nil || c.trace.Event != nil) {
@@ -332,29 +332,83 @@ func (c *Client) hello(ctx context.Context) error {
 // reply. It is the door for commands this package does not know; it still
 // refuses CR, LF and NUL in line, and the commands that change how the
 // connection is framed (DATA, BDAT, STARTTLS: use Data, Send, and
-// Options.Security). A reply of class 4 or 5 is returned with an *Error.
+// Options.Security), however they are spaced or cased. An AUTH sent this
+// way, and every line that answers its challenges, reaches the Trace as
+// "[redacted]" after the mechanism name, as Auth's do. EHLO and HELO
+// replace the extension table, as Dial's do. A reply of class 4 or 5 is
+// returned with an *Error.
 func (c *Client) Cmd(ctx context.Context, line string) (*Reply, error) {
 	if err := checkLine(line); err != nil {
 		return nil, err
 	}
-	verb := line
-	if i := indexSpace(line); i >= 0 {
-		verb = line[:i]
-	}
-	switch strings.ToUpper(verb) {
+	fields := strings.Fields(line) // what a lenient server takes for the verb
+	verb := strings.ToUpper(fields[0])
+	switch verb {
 	case "DATA", "BDAT", "STARTTLS":
-		return nil, errInput("Cmd(%q): %s changes how the connection is framed; use Data, Send or Options.Security", line, strings.ToUpper(verb))
+		return nil, errInput("Cmd(%s): %s changes how the connection is framed; use Data, Send or Options.Security", quoteServer(line), verb)
 	}
-	if err := c.usable(ctx); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return nil, err
 	}
 	stop := c.watch(ctx)
 	defer stop()
-	rep, err := c.roundTripAs(ctx, verb, true, line)
+	rep, err := c.rawRoundTrip(ctx, verb, fields, line)
 	if err != nil && rep.Code == 0 {
 		return nil, err
 	}
 	return &rep, err
+}
+
+// rawRoundTrip runs a command of Cmd. Secrets stay out of the Trace: the
+// arguments of AUTH, and each line sent while the server's last reply was
+// an AUTH challenge (334).
+func (c *Client) rawRoundTrip(ctx context.Context, verb string, fields []string, line string) (Reply, error) {
+	secret := c.saslPending
+	c.saslPending = false
+	if err := checkLine(line); err != nil {
+		return Reply{}, err
+	}
+	c.line = append(c.line[:0], line...)
+	switch {
+	case secret:
+		verb = "AUTH"
+		if err := c.sendSecret(ctx, "[redacted]"); err != nil {
+			return Reply{}, err
+		}
+	case verb == "AUTH":
+		traced := "AUTH"
+		if len(fields) > 1 {
+			traced += " " + fields[1]
+		}
+		if len(fields) > 2 {
+			traced += " [redacted]"
+		}
+		if err := c.sendSecret(ctx, traced); err != nil {
+			return Reply{}, err
+		}
+	default:
+		if err := c.writeLine(c.line); err != nil {
+			return Reply{}, err
+		}
+		if err := c.flush(ctx, verb); err != nil {
+			return Reply{}, err
+		}
+	}
+	rep, err := c.readReply(ctx, verb, true, c.timeout())
+	if err != nil {
+		return rep, err
+	}
+	c.saslPending = rep.Code == 334 && (secret || verb == "AUTH")
+	if err := c.replyError(verb, rep); err != nil {
+		return rep, err
+	}
+	switch verb {
+	case "EHLO":
+		c.ext = parseEHLO(rep.Message)
+	case "HELO":
+		c.ext = extensions{}
+	}
+	return rep, nil
 }
 
 // Reset sends RSET, which aborts the current mail transaction (RFC 5321
@@ -393,7 +447,7 @@ func (c *Client) Close() error {
 
 // simple runs a command without arguments whose reply text is not needed.
 func (c *Client) simple(ctx context.Context, verb string) error {
-	if err := c.usable(ctx); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return err
 	}
 	stop := c.watch(ctx)
@@ -409,7 +463,18 @@ func (c *Client) roundTrip(ctx context.Context, keepText bool, parts ...string) 
 	for _, p := range parts {
 		c.line = append(c.line, p...)
 	}
-	return c.roundTripAs(ctx, commandName(parts[0]), keepText, "")
+	return c.roundTripOK(ctx, commandName(parts[0]), keepText)
+}
+
+// roundTripOK sends c.line and reads the reply of a command that only a
+// 2xx completes: a 3xx to it means the client and the server no longer
+// agree on the state, and closes the connection.
+func (c *Client) roundTripOK(ctx context.Context, verb string, keepText bool) (Reply, error) {
+	rep, err := c.roundTripAs(ctx, verb, keepText, "")
+	if err == nil && rep.Code >= 300 {
+		return rep, c.unexpected(verb, rep, 250)
+	}
+	return rep, err
 }
 
 // roundTripAs sends line (or c.line when line is "") and reads the reply.
@@ -483,6 +548,7 @@ func (c *Client) readReply(ctx context.Context, verb string, keepText bool, wait
 	if err != nil {
 		return rep, c.fail(ctx, verb, err)
 	}
+	c.lastIO = time.Now()
 	return rep, nil
 }
 
@@ -497,6 +563,61 @@ func (c *Client) stale() bool {
 	_, err := c.rr.r.Peek(1)
 	return !errors.Is(err, os.ErrDeadlineExceeded)
 }
+
+// errServerSpokeUnasked is the cause of the error begin returns when the
+// server sent something that no command asked for.
+var errServerSpokeUnasked = errors.New("the server spoke unasked")
+
+// begin starts a call: it fails fast, before any byte is written, when the
+// Client is closed, the context is done, a Data writer is open, or the
+// server sent something that no command asked for while the connection was
+// idle: a stray reply would otherwise be taken for the answer to the next
+// command and shift every reply after it. Such a connection is closed.
+func (c *Client) begin(ctx context.Context) error {
+	if err := c.usable(ctx); err != nil {
+		return err
+	}
+	if c.dataOpen {
+		return errInput("a Data writer is open: Close it before the next command")
+	}
+	if c.rr.r.Buffered() == 0 && (time.Since(c.lastIO) <= stalePeekAfter || !c.stale()) {
+		return nil
+	}
+	return c.spokeUnasked()
+}
+
+// spokeUnasked closes the connection after the server spoke unasked, with
+// an error that says what it sent (its lines reach the Trace too), or that
+// it closed the connection.
+func (c *Client) spokeUnasked() error {
+	c.conn.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	var said []string
+	for len(said) < 5 {
+		line, err := c.rr.readLine()
+		if err != nil {
+			if partial := c.rr.partial(); len(partial) > 0 {
+				c.lineReceived(partial)
+				said = append(said, string(partial))
+			}
+			break
+		}
+		c.lineReceived(line)
+		said = append(said, string(line))
+	}
+	msg := "smtp: the server closed the connection while it was idle"
+	if len(said) > 0 {
+		msg = "smtp: the server sent " + quoteServer(strings.Join(said, "\n")) + " unasked while the connection was idle (connection closed)"
+	}
+	err := &unaskedError{msg: msg}
+	c.shut(err)
+	return err
+}
+
+// unaskedError is errServerSpokeUnasked with what the server said.
+type unaskedError struct{ msg string }
+
+func (e *unaskedError) Error() string { return e.msg }
+func (e *unaskedError) Unwrap() error { return errServerSpokeUnasked }
 
 // usable fails fast, before any byte is written, when the Client is closed
 // or the context is done.

@@ -53,7 +53,7 @@ func (e *Error) Error() string {
 	}
 	if e.Message != "" {
 		b.WriteByte(' ')
-		b.WriteString(strings.ReplaceAll(e.Message, "\n", " "))
+		b.WriteString(safeText(strings.ReplaceAll(e.Message, "\n", " ")))
 	}
 	if e.Enhanced[2] != 0 { // X.Y.0 is "other or undefined": nothing to add
 		b.WriteString(" (")

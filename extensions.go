@@ -3,6 +3,7 @@ package smtp
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // extensions is the service extension table of the last EHLO reply
@@ -85,7 +86,8 @@ type RcptOptions struct {
 	// "FAILURE" and "DELAY", or "NEVER" alone.
 	Notify []string
 	// OriginalRecipient is the DSN ORCPT= address, sent as "rfc822;" and
-	// the address in xtext.
+	// the address in xtext; an address that is not ASCII goes as "utf-8;"
+	// and the address with its characters escaped as RFC 6533 says.
 	OriginalRecipient string
 }
 
@@ -149,8 +151,9 @@ func (c *Client) appendMailParams(line []byte, o *MailOptions) ([]byte, error) {
 	return line, nil
 }
 
-// appendRcptParams appends the RCPT TO parameters of o to line.
-func (c *Client) appendRcptParams(line []byte, o *RcptOptions) ([]byte, error) {
+// appendRcptParams appends the RCPT TO parameters of o to line; smtputf8
+// says whether the transaction's MAIL asked for SMTPUTF8.
+func (c *Client) appendRcptParams(line []byte, o *RcptOptions, smtputf8 bool) ([]byte, error) {
 	if o == nil || len(o.Notify) == 0 && o.OriginalRecipient == "" {
 		return line, nil
 	}
@@ -178,10 +181,37 @@ func (c *Client) appendRcptParams(line []byte, o *RcptOptions) ([]byte, error) {
 		if err := checkAddress("ORCPT", o.OriginalRecipient, false); err != nil {
 			return line, err
 		}
-		line = append(line, " ORCPT=rfc822;"...)
-		line = appendXtext(line, o.OriginalRecipient)
+		line = appendORCPT(line, o.OriginalRecipient, smtputf8)
 	}
 	return line, nil
+}
+
+// appendORCPT appends the ORCPT parameter for addr: "rfc822;" and xtext for
+// an ASCII address; otherwise "utf-8;" and the address as RFC 6533 section
+// 3 writes it: each character that is not a QCHAR (controls, space, '+',
+// '=', '\') as "\x{HEX}", and each non-ASCII character kept as it is in
+// a SMTPUTF8 transaction (utf-8-addr-unitext) or escaped the same way
+// otherwise (utf-8-addr-xtext).
+func appendORCPT(line []byte, addr string, smtputf8 bool) []byte {
+	if isASCII(addr) {
+		line = append(line, " ORCPT=rfc822;"...)
+		return appendXtext(line, addr)
+	}
+	line = append(line, " ORCPT=utf-8;"...)
+	for _, r := range addr {
+		switch {
+		case r > ' ' && r < 0x7f && r != '+' && r != '=' && r != '\\', r >= 0x80 && smtputf8:
+			line = utf8.AppendRune(line, r)
+		default: // HEXPOINT: upper case, two digits at least, no other leading zero
+			line = append(line, `\x{`...)
+			if r < 0x10 {
+				line = append(line, '0')
+			}
+			line = append(line, strings.ToUpper(strconv.FormatUint(uint64(r), 16))...)
+			line = append(line, '}')
+		}
+	}
+	return line
 }
 
 // appendXtext encodes s as xtext (RFC 3461 section 4): printable ASCII but

@@ -73,10 +73,10 @@ func (l *logger) event(ev Event) {
 		prefix = fmt.Sprintf("#%d ", ev.Conn)
 	}
 	out := func(line string, notes ...string) {
-		fmt.Fprintf(l.w, "%s%s\n", prefix, line)
+		fmt.Fprintf(l.w, "%s%s\n", prefix, safeText(line)) // the server's text, made terminal-safe
 		if l.explain {
 			for _, n := range notes {
-				fmt.Fprintf(l.w, "%s  # %s\n", prefix, n)
+				fmt.Fprintf(l.w, "%s  # %s\n", prefix, safeText(n))
 			}
 		}
 	}

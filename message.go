@@ -30,8 +30,8 @@ type plan struct {
 // plan prepares a transaction for env and msg; every refusal happens here,
 // before anything is sent.
 func (c *Client) plan(env *Envelope, msg io.Reader) (*plan, error) {
-	p := &c.txPlan // reused: a Send allocates no plan
-	*p = plan{msg: msg, size: -1, to: env.To, orig: env.To}
+	p := &c.tx.plan // reused: a Send allocates no plan
+	p.to, p.orig = env.To, env.To
 	if env.MailOptions != nil {
 		p.mail = *env.MailOptions
 	}
@@ -89,14 +89,14 @@ func (c *Client) planContent(p *plan) error {
 	if p.binary && !(p.chunked && c.ext.has("BINARYMIME")) {
 		return errInput("BODY=BINARYMIME: the server does not offer BINARYMIME and CHUNKING (RFC 3030)")
 	}
-	info := c.scan(p.msg, p.chunked && !p.binary)
+	info := c.scan(p.msg, !p.binary) // SIZE counts the CRLF line endings the content will have
 	if info.eightBit && !p.binary && !c.ext.has("8BITMIME") {
-		converted, err := downgrade(p.msg)
+		converted, err := downgrade(&c.tx) // reads the caller's message to its end
 		if err != nil {
 			return err
 		}
 		p.msg = converted
-		info = c.scan(p.msg, p.chunked)
+		info = c.scan(p.msg, true)
 	}
 	switch {
 	case p.binary:
@@ -135,8 +135,8 @@ type contentInfo struct {
 // BDAT will send it, with the very writer that will send it.
 func (c *Client) scan(msg io.Reader, withWire bool) contentInfo {
 	var info contentInfo
-	c.sizer.counter = byteCounter{}
-	c.sizer.dw.resetChunk(&c.sizer.counter)
+	c.tx.sizer.counter = byteCounter{}
+	c.tx.sizer.dw.resetChunk(&c.tx.sizer.counter)
 	switch m := msg.(type) {
 	case *bytes.Buffer:
 		c.visit(&info, m.Bytes(), withWire)
@@ -168,8 +168,8 @@ func (c *Client) scan(msg io.Reader, withWire bool) contentInfo {
 	info.known, info.sized = true, true
 	info.wire = info.raw
 	if withWire {
-		c.sizer.dw.close()
-		info.wire = c.sizer.counter.n
+		c.tx.sizer.dw.close()
+		info.wire = c.tx.sizer.counter.n
 	}
 	return info
 }
@@ -179,7 +179,7 @@ func (c *Client) visit(info *contentInfo, p []byte, withWire bool) {
 	info.eightBit = info.eightBit || has8bit(p)
 	info.raw += int64(len(p))
 	if withWire {
-		c.sizer.dw.Write(p)
+		c.tx.sizer.dw.Write(p)
 	}
 }
 
@@ -236,6 +236,16 @@ func (c *Client) wireAddress(addr string, mo *MailOptions) (string, error) {
 		return "", errInput("address %q: invalid internationalised domain: %v", addr, err)
 	}
 	return local + "@" + ascii, nil
+}
+
+// asciiHostPart returns addr with its domain, after the '@' at index at,
+// in A-labels.
+func asciiHostPart(addr string, at int) (string, error) {
+	ascii, err := idna.Lookup.ToASCII(addr[at+1:])
+	if err != nil {
+		return "", errInput("address %q: invalid internationalised domain: %v", addr, err)
+	}
+	return addr[:at+1] + ascii, nil
 }
 
 // asciiHost converts a non-ASCII host name to A-labels, for the EHLO name,

@@ -111,7 +111,7 @@ func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt
 	}
 	rewind := rewinder(msg)
 	r, err := c.Send(ctx, env, msg)
-	if err != nil && reused && retryable(c, err, rewind) {
+	if err != nil && reused && c.tx.retrySafe(err, rewind) {
 		c.Close()
 		if c, err = p.dial(ctx); err != nil {
 			return nil, err
@@ -148,26 +148,6 @@ func (p *Pool) enter() error {
 	}
 	p.busy.Add(1)
 	return nil
-}
-
-// retryable reports a failure of a reused connection that proves it was
-// dead and that nothing was delivered, so the message may be sent again
-// elsewhere: a network failure before any byte of the message was read, or
-// a 421 to MAIL or RCPT (the transaction failed) when the message was not
-// read or can be rewound.
-func retryable(c *Client, err error, rewind func() bool) bool {
-	if errors.Is(err, ErrDeliveryUnknown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		if e.Code != 421 || (e.Command != "MAIL FROM" && e.Command != "RCPT TO") {
-			return false
-		}
-		return !c.msgRead || rewind != nil && rewind()
-	}
-	var op *opError
-	return !c.msgRead && errors.As(err, &op) // the connection failed: EOF, reset
 }
 
 // take returns an idle connection fit for use, or a new one.

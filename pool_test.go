@@ -305,3 +305,114 @@ func BenchmarkPool(b *testing.B) {
 		})
 	}
 }
+
+// eightBitMsg needs the 8-bit downgrade on a server without 8BITMIME; the
+// downgrade reads the caller's reader to its end before MAIL is sent.
+const eightBitMsg = "Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ncaf\xc3\xa9\r\n"
+
+// A reused connection that dies at MAIL after the 8-bit downgrade has read
+// the message: the Pool sends it again only when it can rewind the
+// message, and then sends all of it; never an empty message.
+func TestPoolRetryAfterDowngrade(t *testing.T) {
+	t.Parallel()
+	first := greeting + ehlo("PIPELINING") + `
+		C: MAIL FROM:<alice@example.com>
+		C: RCPT TO:<bob@example.com>
+		C: DATA
+		S: 250 Ok
+		S: 250 Ok
+		S: 354 go
+		C: <data>
+		S: 250 2.0.0 queued as A
+		C: MAIL FROM:<alice@example.com>
+		close
+	`
+	second := greeting + ehlo("PIPELINING") + `
+		C: MAIL FROM:<alice@example.com>
+		C: RCPT TO:<bob@example.com>
+		C: DATA
+		S: 250 Ok
+		S: 250 Ok
+		S: 354 go
+		C: <data>
+		S: 250 2.0.0 queued as B
+	`
+	for _, tt := range []struct {
+		name      string
+		msg       func() io.Reader
+		wantRetry bool
+	}{
+		{"rewindable", func() io.Reader { return strings.NewReader(eightBitMsg) }, true},
+		{"not rewindable", func() io.Reader { return bytes.NewBufferString(eightBitMsg) }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := peer.New(peer.Script(first), peer.Script(second))
+			defer srv.Close()
+			d := &countingDialer{}
+			pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1})
+			defer pool.Close()
+			if _, err := pool.Send(bg, realEnv, strings.NewReader("Subject: 1\r\n\r\none\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			r, err := pool.Send(bg, realEnv, tt.msg())
+			if !tt.wantRetry {
+				if err == nil || d.dials.Load() != 1 {
+					t.Fatalf("Send = %v over %d connections; want the failure, not a retry of a drained reader", err, d.dials.Load())
+				}
+				return
+			}
+			if err != nil || r.Reply.Message != "2.0.0 queued as B" && !strings.Contains(r.Reply.Message, "queued as B") {
+				t.Fatalf("Send = %+v, %v; want it retried and queued as B", r, err)
+			}
+			pool.Close()
+			res := srv.Wait()
+			if len(res) != 2 || len(res[1].Data) != 1 {
+				t.Fatalf("want the message sent on a second connection, got %d connections", len(res))
+			}
+			if data := string(res[1].Data[0]); !strings.Contains(data, "caf=C3=A9") || !strings.Contains(data, "Subject: x") {
+				t.Errorf("the retry sent %q, want the whole downgraded message", data)
+			}
+		})
+	}
+}
+
+// A 421 to RCPT after the content went out with BDAT LAST in the same
+// flight: the server may have taken the message for the recipients it
+// accepted, so the Pool does not send it again.
+func TestPoolNoRetryOnceContentSent(t *testing.T) {
+	t.Parallel()
+	srv := peer.New(peer.Script(greeting + ehlo("PIPELINING", "CHUNKING") + `
+		C: MAIL FROM:<alice@example.com>
+		C: RCPT TO:<bob@example.com>
+		C: BDAT 5 LAST
+		C: <chunk 5>
+		S: 250 Ok
+		S: 250 Ok
+		S: 250 2.0.0 queued as A
+		C: MAIL FROM:<alice@example.com>
+		C: RCPT TO:<bob@example.com>
+		C: RCPT TO:<carol@example.com>
+		C: BDAT 5 LAST
+		C: <chunk 5>
+		S: 250 Ok
+		S: 250 Ok
+		S: 421 4.3.2 going down
+		close
+	`), peer.Script(greeting+ehlo("PIPELINING", "CHUNKING")+"hang"))
+	defer srv.Close()
+	d := &countingDialer{}
+	pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1})
+	defer pool.Close()
+	if _, err := pool.Send(bg, realEnv, strings.NewReader("one\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	two := &Envelope{From: "alice@example.com", To: []string{"bob@example.com", "carol@example.com"}}
+	_, err := pool.Send(bg, two, strings.NewReader("two\r\n"))
+	if err == nil {
+		t.Fatal("Send succeeded; want the 421's failure")
+	}
+	if n := d.dials.Load(); n != 1 {
+		t.Errorf("%d connections: the message went again after its content was on the wire (%v)", n, err)
+	}
+}

@@ -47,8 +47,22 @@ type replyReader struct {
 	r      *bufio.Reader
 	buf    []byte            // a line longer than r's buffer, reused
 	text   []byte            // the message of the reply being read, reused
+	cut    []byte            // a last line the server sent without its line ending before closing
 	onLine func(line []byte) // called with every line, CRLF removed; may be nil
 }
+
+// cutLineError is the connection closed by the server in the middle of a
+// line: what it sent of the line is kept, for the trace and the error
+// (a server going down often says why in a last "421 ..." without CRLF).
+type cutLineError struct{ line string }
+
+func (e *cutLineError) Error() string {
+	return "the server closed the connection after sending " + quoteServer(e.line) + " without its line ending"
+}
+func (e *cutLineError) Unwrap() error { return io.ErrUnexpectedEOF }
+
+// partial returns the line cut by the close, if any.
+func (rr *replyReader) partial() []byte { return rr.cut }
 
 // read reads one whole reply. The Message is kept when keepText is set or
 // the reply is of class 4 or 5; otherwise it is left empty, which saves the
@@ -63,6 +77,9 @@ func (rr *replyReader) read(keepText bool) (Reply, error) {
 		}
 		line, err := rr.readLine()
 		if err != nil {
+			if len(rr.cut) > 0 && rr.onLine != nil {
+				rr.onLine(rr.cut)
+			}
 			return rep, err
 		}
 		if rr.onLine != nil {
@@ -121,6 +138,10 @@ func (rr *replyReader) readLine() ([]byte, error) {
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
+			if len(line) > 0 {
+				rr.cut = append(rr.cut[:0], line[:min(len(line), maxReplyLine)]...)
+				return nil, &cutLineError{line: string(rr.cut)}
+			}
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
@@ -192,11 +213,6 @@ func parseEnhanced(text []byte, code int) (EnhancedCode, []byte, bool) {
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
-// quoteShort quotes a server line for an error message, cut to 80 bytes so a
-// hostile server cannot flood the caller's logs.
-func quoteShort(b []byte) string {
-	if len(b) > 80 {
-		return strconv.Quote(string(b[:80])) + "…"
-	}
-	return strconv.Quote(string(b))
-}
+// quoteShort quotes a server line for an error message, escaped and cut
+// (see quoteServer).
+func quoteShort(b []byte) string { return quoteServer(string(b)) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -63,16 +64,16 @@ type Receipt struct {
 // for the reply to the end of data. After a failed transaction the
 // connection is reset (RSET) and ready for the next Send.
 func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt, error) {
+	c.tx.begin(msg)
+	defer c.tx.end() // keep nothing of the caller's
 	if err := checkEnvelope(env); err != nil {
 		return nil, err
 	}
-	if err := c.usable(ctx); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return nil, err
 	}
-	c.msgRead = false
 	c.lastUsed = time.Now()
 	p, err := c.plan(env, msg)
-	defer func() { c.txPlan = plan{} }() // keep nothing of the caller's
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +84,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 		return nil, err
 	}
 	for i := range p.rcpt {
-		if _, err := c.appendRcptParams(nil, p.rcpt[i]); err != nil {
+		if _, err := c.appendRcptParams(nil, p.rcpt[i], p.mail.UTF8); err != nil {
 			return nil, err
 		}
 	}
@@ -111,7 +112,7 @@ func (c *Client) sendData(ctx context.Context, p *plan) (*Receipt, error) {
 	if err != nil {
 		return r, err
 	}
-	if r.Reply, err = c.content(ctx, p.msg, p.deny8bit); err != nil {
+	if r.Reply, err = c.content(ctx, p.deny8bit); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -240,6 +241,9 @@ func (c *Client) replyTo(ctx context.Context, verb string) (refused, err error) 
 	if err != nil {
 		return nil, err
 	}
+	if rep.Code >= 300 && rep.Code < 400 {
+		return nil, c.unexpected(verb, rep, 250)
+	}
 	refused = c.replyError(verb, rep)
 	if c.err != nil { // a 421: the server is gone
 		return nil, refused
@@ -254,7 +258,7 @@ func (c *Client) queueRcpt(p *plan, i int) error {
 	c.line = append(c.line, '>')
 	if p.rcpt != nil {
 		var err error
-		if c.line, err = c.appendRcptParams(c.line, p.rcpt[i]); err != nil {
+		if c.line, err = c.appendRcptParams(c.line, p.rcpt[i], p.mail.UTF8); err != nil {
 			c.bw.Reset(c.conn)
 			return err
 		}
@@ -287,23 +291,28 @@ func (c *Client) resetAfter(ctx context.Context, cause error) error {
 }
 
 // unexpected reports a reply whose code is not the one the protocol calls
-// for: an *Error for class 4 and 5, a protocol error otherwise.
+// for: an *Error for class 4 and 5. Any other reply that does not fit
+// (a 250 to DATA, a 354 to RCPT) means that the client and the server no
+// longer agree on where they are: the connection is closed, since every
+// later reply could be taken for another command's.
 func (c *Client) unexpected(verb string, rep Reply, want int) error {
 	if rep.Code >= 400 {
 		return c.replyError(verb, rep)
 	}
-	return &protocolError{fmt.Sprintf("smtp: %s: unexpected reply %d, want %d", verb, rep.Code, want)}
+	err := &protocolError{fmt.Sprintf("smtp: %s: unexpected reply %d, want %d (connection closed: the client and the server no longer agree on the state)", verb, rep.Code, want)}
+	c.shut(err)
+	return err
 }
 
-// content streams msg after a 354 and reads the reply to the end of data.
-func (c *Client) content(ctx context.Context, msg io.Reader, deny8bit bool) (Reply, error) {
-	c.msgRead = true
+// content streams the transaction's message after a 354 and reads the
+// reply to the end of data.
+func (c *Client) content(ctx context.Context, deny8bit bool) (Reply, error) {
 	c.dw.reset(c.bw)
 	if c.copyBuf == nil {
 		c.copyBuf = make([]byte, copyBufSize)
 	}
 	for {
-		n, rerr := msg.Read(c.copyBuf)
+		n, rerr := c.tx.Read(c.copyBuf)
 		if n > 0 {
 			if err := c.writeContent(ctx, c.copyBuf[:n], deny8bit); err != nil {
 				return Reply{}, err
@@ -331,17 +340,25 @@ func (c *Client) readFailed(rerr error) error {
 // writeContent encodes one piece of the message, within the timeout.
 func (c *Client) writeContent(ctx context.Context, p []byte, deny8bit bool) error {
 	if deny8bit && has8bit(p) {
-		err := errInput("the message has 8-bit bytes and the server does not offer 8BITMIME (RFC 6152): encode it as quoted-printable or base64 (connection closed: nothing was delivered)")
-		c.shut(err)
-		return err
+		return c.refuse8bit()
 	}
 	if err := c.setDeadline(ctx, c.timeout()); err != nil {
 		return c.fail(ctx, "DATA", err)
 	}
+	c.tx.contentOut(len(p))
 	if _, err := c.dw.Write(p); err != nil {
 		return c.fail(ctx, "DATA", err)
 	}
 	return nil
+}
+
+// refuse8bit stops a message found to hold 8-bit bytes while it streams to
+// a server without 8BITMIME. Part of it may be on the wire, so the
+// connection is closed before its end is sent: nothing is delivered.
+func (c *Client) refuse8bit() error {
+	err := errInput("the message has 8-bit bytes and the server does not offer 8BITMIME (RFC 6152): encode it as quoted-printable or base64 (connection closed: nothing was delivered)")
+	c.shut(err)
+	return err
 }
 
 // endData sends the end of data and reads its reply. A connection lost
@@ -349,6 +366,7 @@ func (c *Client) writeContent(ctx context.Context, p []byte, deny8bit bool) erro
 func (c *Client) endData(ctx context.Context) (Reply, error) {
 	n := c.dw.n
 	c.dw.close()
+	c.tx.endSent = true
 	if err := c.flush(ctx, "DATA"); err != nil {
 		return Reply{}, err
 	}
@@ -359,8 +377,21 @@ func (c *Client) endData(ctx context.Context) (Reply, error) {
 	if err != nil {
 		return Reply{}, &unknownDeliveryError{cause: err}
 	}
-	if rep.Code != 250 && rep.Code < 400 {
-		return rep, c.unexpected(cmdEndOfData, rep, 250)
+	c.tx.replied = true
+	return c.endOfDataReply(rep)
+}
+
+// endOfDataReply judges the reply to the end of data: every 2xx is the
+// message taken (RFC 5321 section 4.2.1: 251 and the rest are positive
+// completions too), a 4xx or 5xx its refusal. Anything else fits no state:
+// the connection is closed, and whether the message was taken is unknown.
+func (c *Client) endOfDataReply(rep Reply) (Reply, error) {
+	switch {
+	case rep.Code < 300:
+		c.tx.accepted = true
+		return rep, nil
+	case rep.Code < 400:
+		return rep, &unknownDeliveryError{cause: c.unexpected(cmdEndOfData, rep, 250)}
 	}
 	return rep, c.replyError(cmdEndOfData, rep)
 }
@@ -392,23 +423,46 @@ func (c *Client) Mail(ctx context.Context, from string, opts *MailOptions) error
 	if err := checkAddress("MAIL FROM", from, true); err != nil {
 		return err
 	}
-	if err := c.usable(ctx); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return err
 	}
-	if opts == nil && !isASCII(from) {
-		opts = &MailOptions{UTF8: true}
+	var mo MailOptions
+	if opts != nil {
+		mo = *opts
 	}
-	var err error
+	wire, err := c.wireAddress(from, &mo) // SMTPUTF8 or A-labels, as Send does
+	if err != nil {
+		return err
+	}
 	c.line = append(c.line[:0], "MAIL FROM:<"...)
-	c.line = append(c.line, from...)
+	c.line = append(c.line, wire...)
 	c.line = append(c.line, '>')
-	if c.line, err = c.appendMailParams(c.line, opts); err != nil {
+	if c.line, err = c.appendMailParams(c.line, &mo); err != nil {
 		return err
 	}
+	c.mailUTF8 = mo.UTF8
 	stop := c.watch(ctx)
 	defer stop()
-	_, err = c.roundTripAs(ctx, "MAIL FROM", false, "")
+	_, err = c.roundTripOK(ctx, "MAIL FROM", false)
 	return err
+}
+
+// rcptAddress is a recipient of Rcpt as it goes on the wire: as it is when
+// the transaction's MAIL asked for SMTPUTF8; otherwise with its domain in
+// A-labels, and refused when its local part is not ASCII.
+func (c *Client) rcptAddress(to string) (string, error) {
+	if isASCII(to) || c.mailUTF8 {
+		return to, nil
+	}
+	var none MailOptions
+	if !c.ext.has("SMTPUTF8") {
+		return c.wireAddress(to, &none)
+	}
+	at := strings.LastIndexByte(to, '@')
+	if at < 0 || !isASCII(to[:at]) {
+		return "", errInput("RCPT TO %q has a non-ASCII local part, and MAIL FROM was sent without SMTPUTF8 (RFC 6531): pass MailOptions{UTF8: true} to Mail", to)
+	}
+	return asciiHostPart(to, at)
 }
 
 // Rcpt sends RCPT TO:<to> with the parameters of opts (nil: none), adding
@@ -418,19 +472,22 @@ func (c *Client) Rcpt(ctx context.Context, to string, opts *RcptOptions) error {
 	if err := checkAddress("RCPT TO", to, false); err != nil {
 		return err
 	}
-	if err := c.usable(ctx); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return err
 	}
-	var err error
+	wire, err := c.rcptAddress(to)
+	if err != nil {
+		return err
+	}
 	c.line = append(c.line[:0], "RCPT TO:<"...)
-	c.line = append(c.line, to...)
+	c.line = append(c.line, wire...)
 	c.line = append(c.line, '>')
-	if c.line, err = c.appendRcptParams(c.line, opts); err != nil {
+	if c.line, err = c.appendRcptParams(c.line, opts, c.mailUTF8); err != nil {
 		return err
 	}
 	stop := c.watch(ctx)
 	defer stop()
-	_, err = c.roundTripAs(ctx, "RCPT TO", false, "")
+	_, err = c.roundTripOK(ctx, "RCPT TO", false)
 	return err
 }
 
@@ -440,7 +497,7 @@ func (c *Client) Rcpt(ctx context.Context, to string, opts *RcptOptions) error {
 // the reply: a refusal is an *Error, a connection lost meanwhile is
 // ErrDeliveryUnknown. ctx bounds every write and the wait in Close.
 func (c *Client) Data(ctx context.Context) (io.WriteCloser, error) {
-	if err := c.usable(ctx); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return nil, err
 	}
 	stop := c.watch(ctx)
@@ -453,6 +510,7 @@ func (c *Client) Data(ctx context.Context) (io.WriteCloser, error) {
 		return nil, err
 	}
 	c.dw.reset(c.bw)
+	c.dataOpen = true
 	return &dataWriter{c: c, ctx: ctx, stop: stop}, nil
 }
 
@@ -482,6 +540,7 @@ func (w *dataWriter) Close() error {
 		return errNotDot
 	}
 	w.closed = true
+	w.c.dataOpen = false
 	defer w.stop()
 	if err := w.c.usable(w.ctx); err != nil {
 		return err

@@ -16,7 +16,7 @@ var bg = context.Background()
 func TestSendPipelinesTheEnvelope(t *testing.T) {
 	t.Parallel()
 	var to []string
-	script := greeting + ehlo("PIPELINING", "8BITMIME", "SIZE 1000000") + "C: MAIL FROM:<alice@example.com> SIZE=20\n"
+	script := greeting + ehlo("PIPELINING", "8BITMIME", "SIZE 1000000") + "C: MAIL FROM:<alice@example.com> SIZE=22\n" // the content as sent, with its final CRLF
 	for i := range 10 {
 		to = append(to, fmt.Sprintf("rcpt%d@example.com", i))
 		script += fmt.Sprintf("C: RCPT TO:<rcpt%d@example.com>\n", i)

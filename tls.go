@@ -252,7 +252,13 @@ func (c *Client) secure(ctx context.Context) error {
 		return c.unexpected("STARTTLS", rep, 220)
 	}
 	if n := c.rr.r.Buffered(); n > 0 {
-		err := &tlsError{kind: ErrStartTLSInjection, msg: fmt.Sprintf("%v: %d bytes", ErrStartTLSInjection, n), cause: errors.ErrUnsupported}
+		injected, _ := c.rr.r.Peek(n)
+		for _, line := range strings.SplitAfter(string(injected), "\n") {
+			if line != "" {
+				c.lineReceived([]byte(strings.TrimRight(line, "\r\n"))) // the Trace shows what came
+			}
+		}
+		err := &tlsError{kind: ErrStartTLSInjection, msg: fmt.Sprintf("%v: %d bytes: %s", ErrStartTLSInjection, n, quoteServer(string(injected))), cause: errors.ErrUnsupported}
 		c.shut(err)
 		return err
 	}
@@ -339,7 +345,7 @@ func describeTLSError(server string, err error) string {
 			cert = verifyErr.UnverifiedCertificates[0] // the server's own
 		}
 		if cert != nil {
-			return prefix + fmt.Sprintf("certificate signed by an unknown authority (subject %s, issuer %s): add its CA to TLSConfig.RootCAs, or pin its key with Options.Pins", cert.Subject, cert.Issuer)
+			return prefix + fmt.Sprintf("certificate signed by an unknown authority (subject %s, issuer %s): add its CA to TLSConfig.RootCAs, or pin its key with Options.Pins", safeText(cert.Subject.String()), safeText(cert.Issuer.String()))
 		}
 		return prefix + "certificate signed by an unknown authority: add its CA to TLSConfig.RootCAs, or pin its key with Options.Pins"
 	}
@@ -359,7 +365,7 @@ func certNames(cert *x509.Certificate) string {
 	if len(names) == 0 {
 		return "no name"
 	}
-	return strings.Join(names, ", ")
+	return safeText(strings.Join(names, ", "))
 }
 
 // Pin returns the pin of cert's public key in curl's --pinnedpubkey form:
@@ -424,7 +430,7 @@ func (ps *pinSet) check(cs tls.ConnectionState) PinCheck {
 			if ps.want[pin] {
 				return PinCheck{Matched: pin, Depth: depth, Cert: cert}
 			}
-			if seen := pin + " (" + cert.Subject.String() + ")"; !contains(got, seen) {
+			if seen := pin + " (" + safeText(cert.Subject.String()) + ")"; !contains(got, seen) {
 				got = append(got, seen)
 			}
 		}
