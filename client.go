@@ -113,9 +113,9 @@ type Client struct {
 	// so the next line Cmd sends is a secret.
 	saslPending bool
 
-	line    []byte    // the command being built, reused
-	copyBuf []byte    // streams a message, made on first use
-	chunk   []byte    // a BDAT chunk of a message of unknown size, made on first use
+	line    []byte      // the command being built, reused
+	copyBuf []byte      // streams a message, made on first use
+	chunk   []byte      // a BDAT chunk of a message of unknown size, made on first use
 	tx      transaction // the current (or last) Send
 
 	err    error       // set once the connection is unusable; owned by the caller's goroutine

@@ -382,7 +382,7 @@ func TestPoolRetryAfterDowngrade(t *testing.T) {
 // accepted, so the Pool does not send it again.
 func TestPoolNoRetryOnceContentSent(t *testing.T) {
 	t.Parallel()
-	srv := peer.New(peer.Script(greeting + ehlo("PIPELINING", "CHUNKING") + `
+	srv := peer.New(peer.Script(greeting+ehlo("PIPELINING", "CHUNKING")+`
 		C: MAIL FROM:<alice@example.com>
 		C: RCPT TO:<bob@example.com>
 		C: BDAT 5 LAST
