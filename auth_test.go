@@ -1,9 +1,13 @@
 package smtp
 
 import (
+	"crypto/hmac"
+	"crypto/md5"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -320,5 +324,28 @@ func TestAuthOnlyAfterStartTLS(t *testing.T) {
 		t.Fatalf("Dial: %v", err)
 	}
 	c.Close()
+	peerResult(t, srv)
+}
+
+// A server that answers every response with another challenge is cut off
+// after maxAuthChallenges: each CRAM-MD5 answer is an HMAC of the password
+// over a challenge the server chose, a sample for an offline attack.
+func TestAuthChallengesAreBounded(t *testing.T) {
+	t.Parallel()
+	var script strings.Builder
+	script.WriteString("C: AUTH CRAM-MD5\n")
+	for i := range maxAuthChallenges {
+		challenge := fmt.Sprintf("<%d.1@peer.test>", i)
+		mac := hmac.New(md5.New, []byte("pw"))
+		mac.Write([]byte(challenge))
+		fmt.Fprintf(&script, "S: 334 %s\nC: %s\n", b64(challenge), b64("tim "+hex.EncodeToString(mac.Sum(nil))))
+	}
+	fmt.Fprintf(&script, "S: 334 %s\nC: *\nS: 501 5.7.0 Authentication cancelled\n", b64("<again@peer.test>"))
+	opts := insecureOK()
+	opts.Auth = PasswordAuth("tim", "pw")
+	_, srv, err := dialSteps(t, opts, peer.Script(authScript("CRAM-MD5", script.String())))
+	if err == nil || !strings.Contains(err.Error(), "more than 8 challenges") {
+		t.Fatalf("Dial error = %v, want the exchange cut off", err)
+	}
 	peerResult(t, srv)
 }

@@ -370,3 +370,20 @@ func BenchmarkRoundTrips(b *testing.B) {
 		})
 	}
 }
+
+// 8-bit content of unknown size for a server without 8BITMIME is refused
+// on the BDAT path as on the DATA path: the connection closes before the
+// chunk that holds it is written, and nothing is delivered.
+func TestBDATRefusesEightBitWithout8BITMIME(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING", "CHUNKING"))
+	msg := io.MultiReader(strings.NewReader("Subject: x\r\n\r\ncaf\xc3\xa9\r\n"))
+	_, err := c.Send(bg, realEnv, msg)
+	if err == nil || !strings.Contains(err.Error(), "8BITMIME") {
+		t.Fatalf("Send = %v, want the 8-bit refusal", err)
+	}
+	res := finish(t, c, srv)
+	if strings.Contains(string(res.Received), "\xc3\xa9") || strings.Contains(string(res.Received), "BDAT") {
+		t.Errorf("the 8-bit content went out: %q", res.Received)
+	}
+}

@@ -842,11 +842,8 @@ func (c *Client) greetingTimeout() time.Duration {
 
 // waitFor is the wait that applied to verb's reply, for error messages.
 func (c *Client) waitFor(verb string) time.Duration {
-	switch verb {
-	case cmdEndOfData:
+	if verb == cmdEndOfData {
 		return c.dataTimeout()
-	case cmdGreeting:
-		return c.greetingTimeout()
 	}
 	return c.timeout()
 }

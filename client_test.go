@@ -103,6 +103,8 @@ func TestMalformedGreeting(t *testing.T) {
 	}
 }
 
+// An EHLO sent again replaces the table (here through Cmd, as a shell
+// user does; Dial does the same after STARTTLS, see TestStartTLSAgainEHLO).
 func TestEachEHLOReplacesTheTable(t *testing.T) {
 	t.Parallel()
 	c, srv := dialScript(t, greeting+ehlo("SIZE 100", "PIPELINING")+`
@@ -110,12 +112,17 @@ func TestEachEHLOReplacesTheTable(t *testing.T) {
 		S: 250-peer.test
 		S: 250 8BITMIME
 	`)
+	if ok, _ := c.Extension("SIZE"); !ok {
+		t.Fatal("SIZE missing after the first EHLO")
+	}
 	if _, err := c.Cmd(context.Background(), "EHLO localhost"); err != nil {
 		t.Fatal(err)
 	}
-	c.ext = parseEHLO("peer.test\n8BITMIME") // what hello does with that reply
 	if ok, _ := c.Extension("SIZE"); ok {
 		t.Error("SIZE survived a new EHLO")
+	}
+	if ok, _ := c.Extension("8BITMIME"); !ok {
+		t.Error("8BITMIME of the new EHLO is missing")
 	}
 	finish(t, c, srv)
 }
@@ -445,5 +452,229 @@ func TestManyShortContexts(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Send %d: %v", i, err)
 		}
+	}
+}
+
+// The commands that change the framing are refused however a lenient
+// server would still read them: spaced, tabbed, in any case.
+func TestCmdRefusesFramingCommandsInAnySpelling(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING")+"C: NOOP\nS: 250 2.0.0 Ok\n")
+	for _, line := range []string{" DATA", "DATA\t", "\tdata", "STARTTLS\t", "BDAT\t5 LAST", "data \t", "\vBdat 1", "sTaRtTlS"} {
+		if _, err := c.Cmd(context.Background(), line); err == nil || !strings.Contains(err.Error(), "framed") {
+			t.Errorf("Cmd(%q) = %v, want it refused", line, err)
+		}
+	}
+	if _, err := c.Cmd(context.Background(), "NOOP"); err != nil {
+		t.Fatal(err)
+	}
+	res := finish(t, c, srv)
+	got := strings.ToUpper(string(res.Received))
+	for _, verb := range []string{"DATA", "BDAT", "STARTTLS"} {
+		if strings.Contains(got, verb) {
+			t.Errorf("a refused %s reached the wire: %q", verb, res.Received)
+		}
+	}
+}
+
+// AUTH through Cmd keeps its secrets out of the Trace: the initial
+// response, and each answer to a challenge.
+func TestCmdAuthIsRedacted(t *testing.T) {
+	t.Parallel()
+	var traced []string
+	srv := peer.New(peer.Script(greeting + ehlo("AUTH PLAIN LOGIN") + `
+		C: AUTH PLAIN AHRpbQBzM2NyZXQ=
+		S: 235 2.7.0 Authentication successful
+	`), peer.Script(greeting+ehlo("AUTH PLAIN LOGIN")+`
+		C: AUTH LOGIN
+		S: 334 VXNlcm5hbWU6
+		C: dGlt
+		S: 334 UGFzc3dvcmQ6
+		C: czNjcmV0
+		S: 235 2.7.0 Authentication successful
+		C: NOOP
+		S: 250 2.0.0 Ok
+	`))
+	t.Cleanup(srv.Close)
+	opts := plainOpts()
+	opts.Trace = &Trace{LineSent: func(line string) { traced = append(traced, line) }}
+	for _, lines := range [][]string{{"AUTH PLAIN AHRpbQBzM2NyZXQ="}, {"AUTH LOGIN", "dGlt", "czNjcmV0", "NOOP"}} {
+		c, err := Dial(context.Background(), srv.Addr(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines {
+			if _, err := c.Cmd(context.Background(), l); err != nil {
+				t.Fatalf("Cmd(%q): %v", l, err)
+			}
+		}
+		c.Close()
+	}
+	all := strings.Join(traced, "|")
+	for _, secret := range []string{"AHRpbQBzM2NyZXQ=", "czNjcmV0", "dGlt"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("the trace holds %q: %s", secret, all)
+		}
+	}
+	for _, want := range []string{"AUTH PLAIN [redacted]", "AUTH LOGIN", "[redacted]", "NOOP"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the trace lacks %q: %s", want, all)
+		}
+	}
+	for _, res := range srv.Wait() {
+		if res.Err != nil {
+			t.Error(res.Err)
+		}
+	}
+}
+
+// While a Data writer is open, every other call is refused: its command
+// would be written into the message.
+func TestNoCallWhileDataIsOpen(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING")+`
+		C: MAIL FROM:<alice@example.com>
+		S: 250 Ok
+		C: RCPT TO:<bob@example.com>
+		S: 250 Ok
+		C: DATA
+		S: 354 go
+		C: <data>
+		S: 250 2.0.0 queued
+	`)
+	if err := c.Mail(bg, "alice@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(bg, "bob@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "Subject: x\r\n\r\nbody\r\n")
+	if err := c.Noop(bg); err == nil || !strings.Contains(err.Error(), "Data writer is open") {
+		t.Errorf("Noop during Data = %v, want it refused", err)
+	}
+	if _, err := c.Send(bg, realEnv, strings.NewReader("x")); err == nil {
+		t.Error("Send during Data succeeded")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res := finish(t, c, srv)
+	if got := string(res.Data[0]); got != "Subject: x\r\n\r\nbody\r\n.\r\n" {
+		t.Errorf("message = %q: another command got into it", got)
+	}
+}
+
+// A reply that fits no state closes the connection: nothing more is sent
+// on it, and the next call says why.
+func TestUnfittingReplyClosesTheConnection(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, script string }{
+		{"250 to DATA", `
+			C: MAIL FROM:<alice@example.com>
+			C: RCPT TO:<bob@example.com>
+			C: DATA
+			S: 250 Ok
+			S: 250 Ok
+			S: 250 Ok
+		`},
+		{"354 to RCPT", `
+			C: MAIL FROM:<alice@example.com>
+			C: RCPT TO:<bob@example.com>
+			C: DATA
+			S: 250 Ok
+			S: 354 go
+			S: 354 go
+		`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, srv := dialScript(t, greeting+ehlo("PIPELINING")+tt.script)
+			_, err := c.Send(bg, realEnv, strings.NewReader("x\r\n"))
+			if err == nil || !strings.Contains(err.Error(), "no longer agree") {
+				t.Fatalf("Send = %v, want the mismatch named", err)
+			}
+			if err := c.Noop(bg); err == nil {
+				t.Error("the connection is still used after the mismatch")
+			}
+			res := finish(t, c, srv)
+			if strings.Contains(string(res.Received), "RSET") || strings.Contains(string(res.Received), "NOOP") {
+				t.Errorf("more was sent after the mismatch: %q", res.Received)
+			}
+		})
+	}
+}
+
+// A stray reply after the end of data, in the same packet or a little
+// later, closes the connection before the next transaction: it is never
+// taken for the answer to the next MAIL.
+func TestStrayReplyBeforeNextTransaction(t *testing.T) {
+	t.Parallel()
+	for _, later := range []bool{false, true} {
+		t.Run(fmt.Sprintf("later=%v", later), func(t *testing.T) {
+			t.Parallel()
+			steps := peer.Script(greeting + ehlo("PIPELINING") + `
+				C: MAIL FROM:<alice@example.com>
+				C: RCPT TO:<bob@example.com>
+				C: DATA
+				S: 250 Ok
+				S: 250 Ok
+				S: 354 go
+				C: <data>`)
+			if later {
+				steps = append(steps, peer.Send("250 2.0.0 queued as A"), peer.Sleep(20*time.Millisecond), peer.Send("550 5.1.1 stray"), peer.Hang())
+			} else {
+				steps = append(steps, peer.Send("250 2.0.0 queued as A", "550 5.1.1 stray"), peer.Hang())
+			}
+			c, srv, err := dialSteps(t, plainOpts(), steps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Send(bg, realEnv, strings.NewReader("one\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			if later {
+				time.Sleep(100 * time.Millisecond)
+			}
+			_, err = c.Send(bg, realEnv, strings.NewReader("two\r\n"))
+			if !errors.Is(err, errServerSpokeUnasked) || !strings.Contains(err.Error(), "550 5.1.1 stray") {
+				t.Fatalf("second Send = %v, want the stray reply named", err)
+			}
+			c.Close()
+			res := srv.Wait()
+			if n := strings.Count(string(res[0].Received), "MAIL FROM"); n != 1 {
+				t.Errorf("%d MAIL commands sent; want the second never sent", n)
+			}
+		})
+	}
+}
+
+// A last reply without its CRLF before the server closes is neither lost
+// from the error nor from the trace.
+func TestLastReplyWithoutCRLF(t *testing.T) {
+	t.Parallel()
+	var received []string
+	opts := plainOpts()
+	opts.Trace = &Trace{LineReceived: func(l string) { received = append(received, l) }}
+	srv := peer.New(append(peer.Script(greeting+ehlo("PIPELINING")+"C: NOOP\n"), peer.Raw("421 4.3.2 \x1b[2Jshutting down for maintenance"), peer.Close()))
+	t.Cleanup(srv.Close)
+	c2, err := Dial(bg, srv.Addr(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	err = c2.Noop(bg)
+	if err == nil || !strings.Contains(err.Error(), `421 4.3.2 \x1b[2Jshutting down for maintenance`) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("Noop = %v, want the cut reply, escaped, and ErrUnexpectedEOF", err)
+	}
+	if strings.Contains(err.Error(), "\x1b") {
+		t.Errorf("a raw ESC in the error: %q", err)
+	}
+	if last := received[len(received)-1]; last != "421 4.3.2 \x1b[2Jshutting down for maintenance" {
+		t.Errorf("the trace's last line = %q, want the cut reply", last)
 	}
 }

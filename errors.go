@@ -128,11 +128,16 @@ func (e *opError) Unwrap() error { return e.err }
 // matches context.DeadlineExceeded and os.ErrDeadlineExceeded so that a
 // caller tests one condition for every kind of timeout.
 type timeoutError struct {
-	wait time.Duration
+	wait  time.Duration
+	field string // the option that set the wait; "" is Options.Timeout
 }
 
 func (e *timeoutError) Error() string {
-	return fmt.Sprintf("no answer within %v (Options.Timeout)", e.wait)
+	field := e.field
+	if field == "" {
+		field = "Timeout"
+	}
+	return fmt.Sprintf("no answer within %v (Options.%s)", e.wait, field)
 }
 func (e *timeoutError) Timeout() bool { return true }
 func (e *timeoutError) Is(target error) bool {

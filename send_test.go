@@ -529,3 +529,157 @@ func TestParametersNeedTheirExtension(t *testing.T) {
 		t.Errorf("a refused command reached the wire: %q", res.Received)
 	}
 }
+
+// Every 2xx to the end of data is the message taken (RFC 5321 section
+// 4.2.1), with DATA and with BDAT: a caller that retried a "failure" here
+// would send it twice.
+func TestEveryPositiveEndOfDataIsSuccess(t *testing.T) {
+	t.Parallel()
+	for _, ext := range []string{"8BITMIME", "CHUNKING"} {
+		t.Run(ext, func(t *testing.T) {
+			t.Parallel()
+			script := greeting + ehlo("PIPELINING", ext) + `
+				C: MAIL FROM:<alice@example.com>
+				C: RCPT TO:<bob@example.com>
+				C: DATA
+				S: 250 Ok
+				S: 250 Ok
+				S: 354 go
+				C: <data>
+				S: 251 2.1.5 User not local; will forward
+			`
+			if ext == "CHUNKING" {
+				script = greeting + ehlo("PIPELINING", ext) + `
+				C: MAIL FROM:<alice@example.com>
+				C: RCPT TO:<bob@example.com>
+				C: BDAT 3 LAST
+				C: <chunk 3>
+				S: 250 Ok
+				S: 250 Ok
+				S: 251 2.1.5 User not local; will forward
+			`
+			}
+			c, srv := dialScript(t, script)
+			r, err := c.Send(bg, realEnv, strings.NewReader("x\r\n"))
+			if err != nil || r.Reply.Code != 251 {
+				t.Fatalf("Send = %+v, %v; want success with the 251", r, err)
+			}
+			finish(t, c, srv)
+		})
+	}
+}
+
+// SIZE= declares the content as it goes on the wire: every bare LF and CR
+// becomes CRLF (RFC 1870 counts CRLF pairs; not the dots of
+// dot-stuffing), so a server's limit is checked against what it reads.
+func TestSendSizeCountsWireLineEndings(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING", "SIZE 1000")+`
+		C: MAIL FROM:<alice@example.com> SIZE=16
+		C: RCPT TO:<bob@example.com>
+		C: DATA
+		S: 250 Ok
+		S: 250 Ok
+		S: 354 go
+		C: <data>
+		S: 250 Ok
+	`)
+	if _, err := c.Send(bg, realEnv, strings.NewReader("a\nb\r.c\nlast")); err != nil { // 11 bytes, 16 with CRLFs
+		t.Fatal(err)
+	}
+	res := finish(t, c, srv)
+	if got := string(res.Data[0]); got != "a\r\nb\r\n..c\r\nlast\r\n.\r\n" {
+		t.Errorf("data = %q", got)
+	}
+}
+
+// ORCPT of an address that is not ASCII is of the utf-8 type (RFC 6533):
+// escaped for a server without SMTPUTF8, as it is in a SMTPUTF8
+// transaction; an ASCII address stays rfc822 in xtext.
+func TestORCPTOfInternationalAddress(t *testing.T) {
+	t.Parallel()
+	if got := string(appendORCPT(nil, "bob+1=x@example.com", false)); got != " ORCPT=rfc822;bob+2B1+3Dx@example.com" {
+		t.Errorf("ASCII ORCPT = %q", got)
+	}
+	if got := string(appendORCPT(nil, "jöe+\\ \x01@bücher.例", false)); got != ` ORCPT=utf-8;j\x{F6}e\x{2B}\x{5C}\x{20}\x{01}@b\x{FC}cher.\x{4F8B}` {
+		t.Errorf("utf-8-addr-xtext ORCPT = %q", got)
+	}
+	if got := string(appendORCPT(nil, "jöe+@bücher.例", true)); got != ` ORCPT=utf-8;jöe\x{2B}@bücher.例` {
+		t.Errorf("utf-8-addr-unitext ORCPT = %q", got)
+	}
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING", "DSN")+`
+		C: MAIL FROM:<alice@example.com>
+		C: RCPT TO:<bob@xn--bcher-kva.example> ORCPT=utf-8;bob@b\x{FC}cher.example
+		C: DATA
+		S: 250 Ok
+		S: 250 Ok
+		S: 354 go
+		C: <data>
+		S: 250 Ok
+	`)
+	env := &Envelope{From: "alice@example.com", To: []string{"bob@bücher.example"},
+		RcptOptions: map[string]*RcptOptions{"bob@bücher.example": {OriginalRecipient: "bob@bücher.example"}}}
+	if _, err := c.Send(bg, env, strings.NewReader("x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	finish(t, c, srv)
+}
+
+// Mail and Rcpt follow Send's rules for addresses that are not ASCII:
+// SMTPUTF8 when the server offers it, the domain in A-labels otherwise,
+// and a refusal for a local part that needs SMTPUTF8; never raw UTF-8 to
+// a server that did not ask for it.
+func TestLowLevelInternationalAddresses(t *testing.T) {
+	t.Parallel()
+	c, srv := dialScript(t, greeting+ehlo("PIPELINING")+`
+		C: MAIL FROM:<alice@xn--exmple-cua.com>
+		S: 250 Ok
+		C: RCPT TO:<bob@xn--mnchen-3ya.example>
+		S: 250 Ok
+		C: RSET
+		S: 250 Ok
+	`)
+	if err := c.Mail(bg, "andré@example.com", nil); err == nil {
+		t.Error("Mail with a non-ASCII local part to a server without SMTPUTF8 succeeded")
+	}
+	if err := c.Mail(bg, "alice@exämple.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(bg, "ü@example.com", nil); err == nil {
+		t.Error("Rcpt with a non-ASCII local part succeeded")
+	}
+	if err := c.Rcpt(bg, "bob@münchen.example", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reset(bg); err != nil {
+		t.Fatal(err)
+	}
+	finish(t, c, srv)
+
+	c, srv = dialScript(t, greeting+ehlo("PIPELINING", "SMTPUTF8")+`
+		C: MAIL FROM:<alice@example.com>
+		S: 250 Ok
+		C: RCPT TO:<bob@xn--mnchen-3ya.example>
+		S: 250 Ok
+		C: MAIL FROM:<andré@example.com> SMTPUTF8
+		S: 250 Ok
+		C: RCPT TO:<ü@münchen.example>
+		S: 250 Ok
+	`)
+	if err := c.Mail(bg, "alice@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(bg, "ü@example.com", nil); err == nil || !strings.Contains(err.Error(), "without SMTPUTF8") {
+		t.Errorf("Rcpt of a UTF-8 local part after MAIL without SMTPUTF8 = %v", err)
+	}
+	if err := c.Rcpt(bg, "bob@münchen.example", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail(bg, "andré@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(bg, "ü@münchen.example", nil); err != nil {
+		t.Fatal(err)
+	}
+	finish(t, c, srv)
+}

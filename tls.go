@@ -111,12 +111,17 @@ func (c *Client) readGreeting(ctx context.Context) (Reply, error) {
 		return Reply{}, c.fail(ctx, cmdGreeting, err)
 	}
 	first, err := c.rr.r.Peek(1)
+	silent := err != nil && errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil && !c.closed.Load()
 	switch {
-	case err != nil && c.mode != ImplicitTLS && errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil && !c.closed.Load():
+	case silent && c.mode == ImplicitTLS: // TLS is up: just a silent server
+		werr := &opError{command: cmdGreeting, err: &timeoutError{wait: c.greetingTimeout(), field: "GreetingTimeout"}}
+		c.shut(werr)
+		return Reply{}, werr
+	case silent:
 		return Reply{}, c.wrongSecurity(&securityError{
 			msg: fmt.Sprintf("no greeting within %v (Options.GreetingTimeout): a port that expects TLS from the first byte (465, smtps) says nothing until the client starts TLS; "+
 				"try Security ImplicitTLS, or raise Options.GreetingTimeout for a server that greets slowly", c.greetingTimeout()),
-			cause: &timeoutError{wait: c.greetingTimeout()},
+			cause: &timeoutError{wait: c.greetingTimeout(), field: "GreetingTimeout"},
 		})
 	case err != nil:
 		return Reply{}, c.fail(ctx, cmdGreeting, err)
@@ -125,7 +130,7 @@ func (c *Client) readGreeting(ctx context.Context) (Reply, error) {
 			msg: "the server sent a TLS record instead of a greeting: this port expects TLS from the first byte; use Security ImplicitTLS",
 		})
 	}
-	return c.readReply(ctx, cmdGreeting, true, c.greetingTimeout())
+	return c.readReply(ctx, cmdGreeting, true, c.timeout()) // the port speaks: the rest may take its time (postscreen's "220-")
 }
 
 // wrongSecurity closes the Client with a mode mismatch found at the

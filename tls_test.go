@@ -485,3 +485,54 @@ func TestSlowGreetingWithinTimeout(t *testing.T) {
 		t.Errorf("Quit: %v", err)
 	}
 }
+
+// What an attacker injected after the STARTTLS 220 is shown as received
+// lines in the Trace, and quoted (escaped) in the error, not only counted.
+func TestStartTLSInjectionShown(t *testing.T) {
+	t.Parallel()
+	var received []string
+	opts := tlsOpts(StartTLS)
+	opts.Trace = &Trace{LineReceived: func(l string) { received = append(received, l) }}
+	steps := peer.Script(greeting + ehlo("PIPELINING", "STARTTLS") + "C: STARTTLS\n")
+	steps = append(steps, peer.Raw("220 2.0.0 Ready\r\n250-injected\r\n250 AUTH \x1b]0;owned\x07PLAIN\r\n"), peer.ExpectClose())
+	_, srv, err := dialSteps(t, opts, steps)
+	if !errors.Is(err, ErrStartTLSInjection) || !strings.Contains(err.Error(), `250-injected\r\n250 AUTH \x1b]0;owned\aPLAIN`) {
+		t.Fatalf("Dial error = %v, want the injected bytes quoted", err)
+	}
+	if strings.ContainsAny(err.Error(), "\x1b\x07") {
+		t.Errorf("raw control bytes in the error: %q", err)
+	}
+	got := strings.Join(received, "|")
+	if !strings.Contains(got, "220 2.0.0 Ready|250-injected|250 AUTH \x1b]0;owned\x07PLAIN") {
+		t.Errorf("trace = %q, want the injected lines as received lines", got)
+	}
+	peerResult(t, srv)
+}
+
+// A certificate whose names hold escape sequences is named, escaped, in
+// the error.
+func TestCertificateNamesEscaped(t *testing.T) {
+	t.Parallel()
+	evil := testCA.Issue(testcert.Leaf{Names: []string{"mx\x1b[31m.example"}})
+	steps := append(peer.Script(greeting+ehlo("PIPELINING", "STARTTLS")+"C: STARTTLS\nS: 220 go\n"), peer.StartTLS(serverTLS(evil)))
+	_, _, err := dialSteps(t, tlsOpts(StartTLS), steps)
+	if err == nil || !strings.Contains(err.Error(), `mx\x1b[31m.example`) || strings.Contains(err.Error(), "\x1b") {
+		t.Fatalf("Dial error = %q, want the certificate's name escaped", err)
+	}
+}
+
+// GreetingTimeout bounds the wait for the greeting's first byte only: a
+// server that starts "220-" at once and pauses before the rest (Postfix's
+// postscreen) is not taken for a silent TLS port.
+func TestGreetingTimeoutCoversTheFirstByteOnly(t *testing.T) {
+	t.Parallel()
+	opts := plainOpts()
+	opts.GreetingTimeout = 200 * time.Millisecond
+	steps := append([]peer.Step{peer.Raw("220-peer.test ESMTP\r\n"), peer.Sleep(500 * time.Millisecond)},
+		peer.Script("S: 220 peer.test ESMTP\n"+ehlo("PIPELINING")+"C: QUIT\nS: 221 bye\n")...)
+	c, _, err := dialSteps(t, opts, steps)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	c.Quit(bg)
+}

@@ -354,3 +354,40 @@ func BenchmarkSendTraced(b *testing.B) {
 		}
 	}
 }
+
+// Server text reaches a person escaped: escape sequences, BEL, CR, NUL and
+// DEL in a reply are shown, not acted on, in Error(), LogTrace and
+// ExplainTrace.
+func TestServerTextIsTerminalSafe(t *testing.T) {
+	t.Parallel()
+	hostile := "550 5.1.1 \x1b[2J\x1b]0;pwned\x07no\rsuch\x00user\x7f\u009b31m"
+	for _, explain := range []bool{false, true} {
+		var log bytes.Buffer
+		opts := plainOpts()
+		opts.Trace = LogTrace(&log)
+		if explain {
+			opts.Trace = ExplainTrace(&log)
+		}
+		c, srv, err := dialSteps(t, opts, peer.Script(greeting+ehlo("PIPELINING", "X\x1b[1mBOLD")+"C: VRFY bob\nS: "+hostile+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Cmd(bg, "VRFY bob")
+		if err == nil {
+			t.Fatal("Cmd(VRFY) succeeded")
+		}
+		c.Close()
+		peerResult(t, srv)
+		for what, text := range map[string]string{"Error()": err.Error(), "log": log.String()} {
+			if i := strings.IndexAny(text, "\x1b\x07\r\x00\x7f\u009b"); i >= 0 {
+				t.Errorf("explain=%v: %s holds a raw control character at %d: %q", explain, what, i, text)
+			}
+			if !strings.Contains(text, `\x1b[2J\x1b]0;pwned\ano\rsuch\x00user\x7f\u009b31m`) {
+				t.Errorf("explain=%v: %s does not show the reply escaped: %q", explain, what, text)
+			}
+		}
+		if !strings.Contains(log.String(), `X\x1b[1mBOLD`) {
+			t.Errorf("explain=%v: the EHLO keyword is not shown escaped: %q", explain, log.String())
+		}
+	}
+}
