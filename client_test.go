@@ -482,7 +482,7 @@ func TestCmdRefusesFramingCommandsInAnySpelling(t *testing.T) {
 func TestCmdAuthIsRedacted(t *testing.T) {
 	t.Parallel()
 	var traced []string
-	srv := peer.New(peer.Script(greeting + ehlo("AUTH PLAIN LOGIN") + `
+	srv := peer.New(peer.Script(greeting+ehlo("AUTH PLAIN LOGIN")+`
 		C: AUTH PLAIN AHRpbQBzM2NyZXQ=
 		S: 235 2.7.0 Authentication successful
 	`), peer.Script(greeting+ehlo("AUTH PLAIN LOGIN")+`
