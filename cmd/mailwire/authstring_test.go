@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 )
@@ -41,7 +42,7 @@ func TestAuthStringEnv(t *testing.T) { // not parallel: Setenv
 
 func TestAuthStringUsage(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"plain"}, {"cram-md5", "u"}, {"plain", "u", "extra"}} {
+	for _, args := range [][]string{{"plain"}, {"digest-md5", "u"}, {"plain", "u", "extra"}, {"login", "u", "--challenge", "PDE+"}, {"cram-md5", "u", "c", "extra"}} {
 		if code, _, _ := runWith(t, runAuthString, "pw\n", args...); code != exitUsage {
 			t.Errorf("auth-string %q: exit %d, want %d", args, code, exitUsage)
 		}
@@ -57,4 +58,44 @@ func TestAuthStringUsage(t *testing.T) {
 		t.Errorf("-h: exit %d", code)
 	}
 	wantContains(t, "auth-string -h", out, "gen-auth", "not encryption", "examples:\n  mailwire auth-string plain")
+}
+
+// RFC 2195's example: user tim, password tanstaaftanstaaf, challenge
+// <1896.697170952@postoffice.reston.mci.net>, answer "tim
+// b913a602c7eda7a495b4e6e7334d3890" in base64.
+func TestAuthStringCRAMMD5(t *testing.T) {
+	t.Parallel()
+	const (
+		challenge = "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+" // base64 of the challenge
+		want      = "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\n"
+	)
+	if b, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(want)); string(b) != "tim b913a602c7eda7a495b4e6e7334d3890" {
+		t.Fatalf("the expected answer decodes to %q", b)
+	}
+	pw := writeFile(t, "pw", "tanstaaftanstaaf\n")
+	for _, tt := range []struct {
+		args  []string
+		stdin string
+	}{
+		{[]string{"cram-md5", "tim", "--challenge", challenge}, "tanstaaftanstaaf\n"},
+		{[]string{"CRAM-MD5", "tim", challenge}, "tanstaaftanstaaf\n"},                                  // the third argument
+		{[]string{"cram-md5", "tim", "334 " + challenge}, "tanstaaftanstaaf\n"},                         // pasted with the reply code
+		{[]string{"cram-md5", "tim", "<1896.697170952@postoffice.reston.mci.net>"}, "tanstaaftanstaaf"}, // decoded
+		{[]string{"cram-md5", "tim"}, challenge + "\ntanstaaftanstaaf\n"},                               // both on stdin
+		{[]string{"cram-md5", "tim", "--password-file", pw}, "334 " + challenge + "\r\n"},
+	} {
+		code, out, stderr := runWith(t, runAuthString, tt.stdin, tt.args...)
+		if code != exitOK || out != want {
+			t.Errorf("auth-string %q = %q (exit %d, %s), want %q", tt.args, out, code, stderr, want)
+		}
+	}
+	for _, bad := range []string{"not base64!", ""} {
+		code, _, stderr := runWith(t, runAuthString, "", "cram-md5", "tim", "--password-file", pw, "--challenge", bad)
+		if bad == "" {
+			code, _, stderr = runWith(t, runAuthString, "", "cram-md5", "tim", "--password-file", pw) // no challenge at all
+		}
+		if code != exitUsage || !strings.Contains(stderr, "challenge") {
+			t.Errorf("challenge %q: exit %d, %q", bad, code, stderr)
+		}
+	}
 }

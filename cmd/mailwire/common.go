@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,15 +62,38 @@ func parseArgs(fs *flag.FlagSet, h help, args []string, stdout, stderr io.Writer
 	}
 }
 
+// printHelp writes a command's help: synopsis, description, every flag,
+// exit codes and examples.
 func printHelp(fs *flag.FlagSet, h help, w io.Writer) {
 	fmt.Fprintf(w, "usage: %s\n\n%s\n\nflags:\n", h.usage, strings.TrimSpace(h.about))
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(fs, w)
 	if h.after != "" {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(h.after))
 	}
 	fmt.Fprintf(w, "\nexamples:\n%s\n", strings.TrimRight(h.examples, "\n"))
+}
+
+// printFlags lists the flags as they are best typed, "--name value", with
+// their defaults, and -h last.
+func printFlags(fs *flag.FlagSet, w io.Writer) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		if arg != "" {
+			arg = " " + arg
+		}
+		usage = strings.ReplaceAll(usage, "\n", "\n    \t")
+		fmt.Fprintf(w, "  --%s%s\n    \t%s%s\n", f.Name, arg, usage, defaultNote(f))
+	})
+	fmt.Fprintln(w, "  -h, --help\n    \tprint this help and exit")
+}
+
+// defaultNote is " (default X)" for a flag whose default is not its zero.
+func defaultNote(f *flag.Flag) string {
+	switch f.DefValue {
+	case "", "false", "0", "0s":
+		return ""
+	}
+	return fmt.Sprintf(" (default %s)", f.DefValue)
 }
 
 // usageError reports a misuse of a subcommand and returns exitUsage.
@@ -86,66 +107,6 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ", ") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
-
-// tlsFlags are the connection flags probe, send and shell share.
-type tlsFlags struct {
-	security string
-	cafile   string
-	insecure bool
-	pins     stringList
-	ehlo     string
-}
-
-func (f *tlsFlags) register(fs *flag.FlagSet, withPins bool) {
-	fs.StringVar(&f.security, "security", "auto", "`mode`: auto (implicit TLS on port 465, mandatory STARTTLS elsewhere), starttls, starttls-optional, implicit or plain")
-	fs.StringVar(&f.cafile, "cafile", "", "trust only the CA certificates in this PEM `file` (as curl --cacert)")
-	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server's certificate (a --pin still applies)")
-	fs.StringVar(&f.ehlo, "ehlo", "", "`name` to send with EHLO (default \"localhost\")")
-	if withPins {
-		fs.Var(&f.pins, "pin", "accept the server only if its key has this `sha256//BASE64` pin (repeatable; see mailwire probe)")
-	}
-}
-
-// options turns the flags into smtp.Options. On failure it reports the
-// error for command name and returns the exit code: 2 for a bad --security,
-// 66 for a --cafile that cannot be read.
-func (f *tlsFlags) options(name string, stderr io.Writer) (*smtp.Options, int) {
-	sec, err := parseSecurity(f.security)
-	if err != nil {
-		return nil, usageError(stderr, name, "%v", err)
-	}
-	cfg := &tls.Config{InsecureSkipVerify: f.insecure}
-	if f.cafile != "" {
-		pem, err := os.ReadFile(f.cafile)
-		if err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			err = fmt.Errorf("no PEM certificate in %s", f.cafile)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "mailwire %s: --cafile: %v\n", name, err)
-			return nil, exitNoInput
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		cfg.RootCAs.AppendCertsFromPEM(pem)
-	}
-	return &smtp.Options{Security: sec, TLSConfig: cfg, Pins: f.pins, LocalName: f.ehlo}, exitOK
-}
-
-// parseSecurity reads a --security value.
-func parseSecurity(s string) (smtp.Security, error) {
-	switch strings.ToLower(s) {
-	case "", "auto":
-		return smtp.SecurityAuto, nil
-	case "starttls":
-		return smtp.StartTLS, nil
-	case "starttls-optional":
-		return smtp.StartTLSOptional, nil
-	case "implicit", "tls", "smtps":
-		return smtp.ImplicitTLS, nil
-	case "plain", "plaintext", "none":
-		return smtp.Plaintext, nil
-	}
-	return 0, fmt.Errorf("unknown --security %q: want auto, starttls, starttls-optional, implicit or plain", s)
-}
 
 // withPort adds port 587 (submission) to a HOST without one.
 func withPort(addr string) string {
@@ -163,7 +124,8 @@ func withPort(addr string) string {
 //     message, its sender or its recipients are refused for good.
 //   - 69 (EX_UNAVAILABLE): the server or the TLS checks refuse this session
 //     for good: a 5xx greeting, EHLO or AUTH, no STARTTLS, an untrusted
-//     certificate, a pin mismatch, a name that does not resolve.
+//     certificate, a pin mismatch, a name that does not resolve, a port
+//     that speaks another security mode (smtp.ErrWrongSecurity).
 func exitCode(err error) int {
 	var (
 		rs  *smtp.RecipientsError
@@ -180,6 +142,8 @@ func exitCode(err error) int {
 		return rejectedCode(rs.Rejected)
 	case errors.As(err, &e):
 		return replyExit(e)
+	case errors.Is(err, smtp.ErrWrongSecurity):
+		return exitUnavail // the same mode fails again: --security must change
 	case errors.Is(err, smtp.ErrStartTLSNotOffered), errors.Is(err, smtp.ErrStartTLSRefused),
 		errors.Is(err, smtp.ErrStartTLSInjection), errors.Is(err, smtp.ErrTLSHandshake),
 		errors.Is(err, smtp.ErrPinMismatch), errors.Is(err, smtp.ErrInsecureAuth),

@@ -11,8 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/mail"
-
-	"github.com/mailwire/smtp/internal/explain"
 )
 
 // composition is a message mailwire writes from the send flags.
@@ -22,6 +20,7 @@ type composition struct {
 	subject        string
 	body, bodyFile string
 	attach         []string
+	headers        []headerField    // --header: added last, replacing fields of the same name
 	now            func() time.Time // nil: time.Now
 }
 
@@ -78,6 +77,7 @@ func (c *composition) write(w io.Writer) error {
 	if err := h.GenerateMessageIDWithHostname(domain); err != nil {
 		return err
 	}
+	applyHeaders(&h, c.headers)
 	if len(c.attach) == 0 {
 		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
 		h.Set("Content-Transfer-Encoding", transferEncoding(body))
@@ -154,77 +154,4 @@ func transferEncoding(body string) string {
 		}
 	}
 	return "7bit"
-}
-
-// progressThreshold is the size from which send shows its progress.
-const progressThreshold = 4 << 20
-
-// progressReader counts the bytes Send reads and, when out is set, shows
-// the count on a terminal once past progressThreshold. Over a file it also
-// tells Send the size (Size, Len) and lets it look ahead (ReadAt), so that
-// SIZE= is declared and checked; over a stream it tells nothing.
-type progressReader struct {
-	r     io.Reader
-	sr    *io.SectionReader // nil for a stream
-	size  int64             // -1 when unknown
-	n     int64
-	out   io.Writer // nil: no display
-	last  time.Time
-	shown bool
-}
-
-func newProgressReader(r io.Reader, size int64, out io.Writer) io.Reader {
-	p := &progressReader{r: r, size: size, out: out}
-	if sr, ok := r.(*io.SectionReader); ok {
-		p.sr = sr
-		return &sizedProgressReader{p}
-	}
-	return p
-}
-
-// progressOut is where the progress goes: stderr when it is a terminal.
-func progressOut(show bool, stderr io.Writer) io.Writer {
-	if show {
-		return stderr
-	}
-	return nil
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	if p.out != nil {
-		p.show(err != nil)
-	}
-	return n, err
-}
-
-func (p *progressReader) show(final bool) {
-	if p.n < progressThreshold && p.size < progressThreshold {
-		return
-	}
-	if !final && time.Since(p.last) < 200*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	if p.size > 0 {
-		fmt.Fprintf(p.out, "\rsending the message: %s of %s (%d%%)   ", explain.Bytes(p.n), explain.Bytes(p.size), p.n*100/p.size)
-	} else {
-		fmt.Fprintf(p.out, "\rsending the message: %s   ", explain.Bytes(p.n))
-	}
-	p.shown = true
-	if final {
-		fmt.Fprintln(p.out)
-		p.out = nil
-	}
-}
-
-// sizedProgressReader is a progressReader over a file.
-type sizedProgressReader struct{ *progressReader }
-
-// Size is the whole message's size; Len what is left to read.
-func (s *sizedProgressReader) Size() int64 { return s.size }
-func (s *sizedProgressReader) Len() int    { return int(s.size - s.n) }
-func (s *sizedProgressReader) ReadAt(b []byte, off int64) (int, error) {
-	return s.sr.ReadAt(b, off)
 }

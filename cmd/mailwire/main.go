@@ -2,12 +2,19 @@
 // shows an SMTP session line by line, explained, and replaces hand work
 // with openssl s_client, swaks and curl's verbose log.
 //
-//	mailwire probe HOST[:PORT]      what a server offers: TLS, certificate, pin, AUTH, SIZE
-//	mailwire send --server H ...    compose and send a message
-//	mailwire shell HOST[:PORT]      type SMTP commands, with TLS and AUTH done for you
-//	mailwire explain [FILE|-]       explain a curl -v, openssl s_client or mailwire log
-//	mailwire auth-string plain|login USER   the base64 strings of AUTH PLAIN and LOGIN
-//	mailwire demo [--explain]       a whole session against a built-in server
+//	mailwire probe HOST[:PORT]                   what a server offers: TLS, certificate, pin, AUTH, SIZE
+//	mailwire send HOST[:PORT] --from A --to B    compose and send a message (--quit-after STEP: stop early)
+//	mailwire shell HOST[:PORT]                   type SMTP commands, with TLS and AUTH done for you
+//	mailwire explain [FILE|-]                    explain a curl -v, openssl s_client or mailwire log
+//	mailwire auth-string plain|login|cram-md5 USER   the base64 strings of AUTH PLAIN, LOGIN and CRAM-MD5
+//	mailwire demo [--explain]                    a whole session against a built-in server
+//
+// probe, send and shell name the server the same way: HOST[:PORT] as the
+// first argument (port 587 when left out), or --server HOST[:PORT]. They
+// share the connection flags: --security, --cafile, --insecure,
+// --tls-server-name, --connect-to, --cert and --key, --ehlo and
+// --greeting-timeout (and --pin, for send and shell). Every command prints
+// its usage, flags and examples with -h or --help.
 package main
 
 import (
@@ -42,7 +49,7 @@ var commands = map[string]command{
 	"send":        {"compose a message (text, attachments) or take one, and send it", withStdin(runSend)},
 	"shell":       {"type SMTP commands to a server, with TLS and AUTH handled", withStdin(runShell)},
 	"explain":     {"explain a curl -v, openssl s_client, gnutls-cli or mailwire log", withStdin(runExplain)},
-	"auth-string": {"print the base64 strings of AUTH PLAIN or LOGIN for a user", withStdin(runAuthString)},
+	"auth-string": {"print the base64 strings of AUTH PLAIN, LOGIN or CRAM-MD5 for a user", withStdin(runAuthString)},
 	"demo":        {"run a whole SMTP session against a built-in server, traced", runDemo},
 }
 

@@ -75,3 +75,20 @@ func TestUsage(t *testing.T) {
 		t.Errorf("demo --bogus: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// The demo gives a refused recipient's reason once: the error already
+// holds the meaning of its enhanced code.
+func TestDemoRefusalOnce(t *testing.T) {
+	t.Parallel()
+	_, out, _ := runCLI(t, "demo")
+	var rejected []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "#   rejected: ") {
+			rejected = append(rejected, line)
+		}
+	}
+	want := "#   rejected: smtp: RCPT TO:<nobody@example.com>: 550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown (bad destination mailbox address)"
+	if len(rejected) != 1 || rejected[0] != want {
+		t.Errorf("rejected lines %q, want one: %q", rejected, want)
+	}
+}

@@ -21,7 +21,7 @@ import (
 const attachmentHeadroom = 16 << 10
 
 var probeHelp = help{
-	usage: "mailwire probe [flags] HOST[:PORT]",
+	usage: "mailwire probe HOST[:PORT] [flags]    (or --server HOST[:PORT])",
 	about: `Connects to an SMTP server and reports what it offers, without sending any
 mail: the greeting, the EHLO capabilities before and after STARTTLS (each
 explained), the TLS version and cipher suite, the certificate chain (names,
@@ -30,15 +30,23 @@ smtp.Options.Pins, the AUTH mechanisms, the largest message and attachment
 the server takes, and what is missing or unsafe. It ends with QUIT.
 
 PORT defaults to 587. Security follows the port: implicit TLS on 465,
-mandatory STARTTLS elsewhere; --security changes that. When the TLS checks
-fail, probe still shows what it saw (the certificate chain and its pin
-included) and exits 69.
+mandatory STARTTLS elsewhere; --security changes that. Without --security,
+probe finds the mode by itself: when a port gives no plaintext greeting
+within 5 s (--greeting-timeout), it tries implicit TLS on a new connection,
+and when a port answers the TLS handshake in plaintext, it tries STARTTLS;
+the report then says which --security send and shell need. When the TLS
+checks fail, probe still shows what it saw (the certificate chain and its
+pin included) and exits 69.
 
 The largest attachment is SIZE x 3/4 (base64 turns 3 bytes into 4), less
 16 KiB for the header and a short text part, less 2.6% for the CRLF that
 base64 puts after every 76 characters.`,
 	after: `--json prints one object with these fields:
-  server, security        the address dialled and the security mode used
+  server, security        the server named and the security mode used
+  connect_to              the address dialled instead (--connect-to), or ""
+  switched                null, or {tried, error, reason, flag} when the mode the
+                          port number suggests failed and security is the one
+                          that was tried next (flag: its --security for send)
   greeting                the greeting's lines, as sent
   ehlo_before_tls         the EHLO reply lines in plaintext (null for implicit TLS)
   ehlo                    the EHLO reply lines the session ended with: after TLS,
@@ -55,19 +63,23 @@ base64 puts after every 76 characters.`,
   error                   why the probe stopped early, or ""
 
 exit status: 0 the probe completed; 69 the server or the TLS checks refused the
-session (no STARTTLS, untrusted certificate, 5xx greeting); 75 a network
-failure or timeout; 2 bad usage.`,
+session (no STARTTLS, untrusted certificate, 5xx greeting), or the port speaks
+another security mode than --security; 75 a network failure or timeout; 2 bad
+usage.`,
 	examples: `  mailwire probe smtp.example.com                 # port 587, STARTTLS
   mailwire probe smtp.example.com:465             # implicit TLS
   mailwire probe --cafile ca.pem 127.0.0.1:2587   # a lab server with its own CA
   mailwire probe --insecure mail.local:25         # see a self-signed key's pin
-  mailwire probe --json smtp.example.com | jq .max_attachment_bytes`,
+  mailwire probe --json smtp.example.com | jq .max_attachment_bytes
+  mailwire probe --server mx.example.com:25 --connect-to 10.0.0.7:25`,
 }
 
 // probeResult is what probe learnt; it is also the --json object.
 type probeResult struct {
 	Server            string           `json:"server"`
+	ConnectTo         string           `json:"connect_to"`
 	Security          string           `json:"security"`
+	Switched          *probeSwitch     `json:"switched"`
 	Greeting          []string         `json:"greeting"`
 	EHLOBeforeTLS     []string         `json:"ehlo_before_tls"`
 	EHLO              []string         `json:"ehlo"`
@@ -164,63 +176,84 @@ func (p *prober) event(ev smtp.Event) {
 
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("probe")
-	var tf tlsFlags
-	tf.register(fs, false)
+	var cf connFlags
+	cf.register(fs, false)
 	asJSON := fs.Bool("json", false, "print one JSON object (fields below) instead of the report")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this `duration` without an answer")
 	pos, code, ok := parseArgs(fs, probeHelp, args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		return usageError(stderr, "probe", "want one HOST[:PORT], got %d arguments", len(pos))
+	addr, rest, err := cf.serverAddr(pos)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected argument %q (the server is the only argument)", rest[0])
 	}
-	opts, code := tf.options("probe", stderr)
+	if err != nil {
+		return usageError(stderr, "probe", "%v", err)
+	}
+	opts, code := cf.options("probe", addr, stderr)
 	if opts == nil {
 		return code
 	}
-	addr := withPort(pos[0])
+	opts.Timeout = *timeout
+	auto := opts.Security == smtp.SecurityAuto
+	if auto && opts.GreetingTimeout == 0 {
+		opts.GreetingTimeout = probeGreetingTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3**timeout) // room for a second attempt
+	defer cancel()
+	p, err := probeModes(ctx, addr, opts, auto)
+	p.output(stdout, stderr, *asJSON, err)
+	return exitCode(err)
+}
+
+// probeOnce probes addr in the mode opts say, on one connection.
+func probeOnce(ctx context.Context, addr string, opts smtp.Options) (*prober, error) {
 	p := &prober{now: time.Now()}
 	p.res.notes = map[int][]string{}
 	opts.Trace = &smtp.Trace{Event: p.event}
-	opts.Timeout = *timeout
-	ctx, cancel := context.WithTimeout(ctx, 2**timeout)
-	defer cancel()
-
-	c, err := smtp.Dial(ctx, addr, opts)
+	c, err := smtp.Dial(ctx, addr, &opts)
 	r := &p.res
 	r.Server = addr
+	if d, ok := opts.Dialer.(*fixedDialer); ok {
+		r.ConnectTo = d.addr
+	}
 	r.Security = securityUsed(opts.Security, addr, r.TLS != nil)
 	if err == nil {
 		c.Quit(ctx) // the probe is done whatever QUIT gets
 	} else {
-		r.Error = err.Error()
+		r.Error = cliError(err)
 	}
 	p.fill()
-	if *asJSON {
+	return p, err
+}
+
+// output prints the findings: the report or the JSON object on stdout. The
+// report holds the error, if any; with --json it goes to stderr as well,
+// which stays free of it otherwise, so that it is read once.
+func (p *prober) output(stdout, stderr io.Writer, asJSON bool, err error) {
+	r := &p.res
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(r)
 	} else {
 		p.report(stdout)
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "mailwire probe:", err)
-		if r.TLS == nil && len(p.chain) > 0 {
-			fmt.Fprintln(stderr, "mailwire probe: to trust this server, give its CA with --cafile, or pin its key: --insecure --pin", r.Pin)
-		}
+	if err == nil {
+		return
 	}
-	return exitCode(err)
+	if asJSON {
+		fmt.Fprintln(stderr, "mailwire probe:", cliError(err))
+	}
+	if r.TLS == nil && len(p.chain) > 0 && !errors.Is(err, smtp.ErrPinMismatch) {
+		fmt.Fprintln(stderr, "mailwire probe: to trust this server, give its CA with --cafile, or pin its key: --insecure --pin", r.Pin)
+	}
 }
 
 // securityUsed names the mode a probe of addr ran in.
 func securityUsed(s smtp.Security, addr string, tlsOn bool) string {
-	if s == smtp.SecurityAuto {
-		s = smtp.StartTLS
-		if strings.HasSuffix(addr, ":465") {
-			s = smtp.ImplicitTLS
-		}
-	}
+	s = resolvedMode(s, addr)
 	if s == smtp.StartTLSOptional && !tlsOn {
 		return "StartTLSOptional (stayed in plaintext)"
 	}

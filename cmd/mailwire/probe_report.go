@@ -11,7 +11,25 @@ import (
 // report writes the probe's findings for a person.
 func (p *prober) report(w io.Writer) {
 	r := &p.res
-	fmt.Fprintf(w, "mailwire probe %s (%s)\n\n", r.Server, r.Security)
+	via := ""
+	if r.ConnectTo != "" {
+		via = " via " + r.ConnectTo
+	}
+	fmt.Fprintf(w, "mailwire probe %s (%s)%s\n\n", r.Server, r.Security, via)
+	if sw := r.Switched; sw != nil {
+		fmt.Fprintf(w, "* %s failed: %s; trying %s on a new connection\n", sw.Tried, sw.Reason, sw.Flag)
+	}
+	p.writeLines(w)
+	p.writeChain(w)
+	fmt.Fprintln(w)
+	p.writeSummary(w)
+	p.writeWarnings(w)
+	p.writeError(w)
+}
+
+// writeLines writes the session, each line with its notes.
+func (p *prober) writeLines(w io.Writer) {
+	r := &p.res
 	for i, line := range r.lines {
 		fmt.Fprintf(w, "%s\n", line)
 		for _, n := range r.notes[i] {
@@ -21,6 +39,11 @@ func (p *prober) report(w io.Writer) {
 			}
 		}
 	}
+}
+
+// writeChain writes the certificate chain and the pin.
+func (p *prober) writeChain(w io.Writer) {
+	r := &p.res
 	if len(r.Certificates) > 0 {
 		fmt.Fprintln(w, "\nCertificate chain (the server's first):")
 		if r.TLS == nil {
@@ -37,7 +60,14 @@ func (p *prober) report(w io.Writer) {
 		}
 		fmt.Fprintf(w, "\nPin of the server's key (for --pin, curl --pinnedpubkey, smtp.Options.Pins):\n  %s\n", r.Pin)
 	}
-	fmt.Fprintln(w)
+}
+
+// writeSummary writes the figures: security, TLS, AUTH, sizes.
+func (p *prober) writeSummary(w io.Writer) {
+	r := &p.res
+	if sw := r.Switched; sw != nil && r.Error == "" {
+		fmt.Fprintf(w, "Security:           %s (%s); use %s for send and shell\n", portSpeaks(r.Security), sw.Reason, sw.Flag)
+	}
 	if r.TLS != nil {
 		verified := "certificate verified"
 		if !r.TLS.Verified {
@@ -61,15 +91,38 @@ func (p *prober) report(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "Largest message:    not stated (no SIZE, or SIZE without a number)")
 	}
-	if len(r.Warnings) == 0 {
+}
+
+// writeWarnings lists what is missing or unsafe. A probe that stopped
+// early did not see everything, and says so rather than "nothing found".
+func (p *prober) writeWarnings(w io.Writer) {
+	r := &p.res
+	switch {
+	case len(r.Warnings) == 0 && r.Error != "":
+		fmt.Fprintln(w, "\nMissing or unsafe:  not known: the probe stopped early (below), before it saw everything")
+		return
+	case len(r.Warnings) == 0:
 		fmt.Fprintln(w, "\nMissing or unsafe:  nothing found")
-	} else {
-		fmt.Fprintln(w, "\nMissing or unsafe:")
-		for _, s := range r.Warnings {
-			fmt.Fprintf(w, "  - %s\n", s)
-		}
+		return
+	}
+	fmt.Fprintln(w, "\nMissing or unsafe:")
+	for _, s := range r.Warnings {
+		fmt.Fprintf(w, "  - %s\n", s)
 	}
 	if r.Error != "" {
+		fmt.Fprintln(w, "  - and what comes after the point where the probe stopped (below) was not checked")
+	}
+}
+
+// writeError says why the probe stopped early, once: with both attempts
+// when the mode was switched.
+func (p *prober) writeError(w io.Writer) {
+	r := &p.res
+	switch {
+	case r.Error == "":
+	case r.Switched != nil:
+		fmt.Fprintf(w, "\nThe probe stopped early, in both modes:\n  with %s: %s\n  with %s: %s\n", r.Switched.Tried, r.Switched.Error, r.Security, r.Error)
+	default:
 		fmt.Fprintf(w, "\nThe probe stopped early: %s\n", r.Error)
 	}
 }

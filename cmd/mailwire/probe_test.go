@@ -101,7 +101,7 @@ func TestProbeImplicitTLS(t *testing.T) {
 
 func TestProbeWarnings(t *testing.T) {
 	t.Parallel()
-	srv, _ := newServer(t, &smtptest.Config{Users: map[string]string{"alice": "pw"}, AllowInsecureAuth: true,
+	srv, _ := newServer(t, &smtptest.Config{TLS: smtptest.NoTLS, Users: map[string]string{"alice": "pw"}, AllowInsecureAuth: true,
 		DisablePipelining: true, DisableSize: true})
 	r, code, stderr := probeJSON(t, "--security", "starttls-optional", srv.Addr())
 	if code != exitOK {
@@ -146,7 +146,7 @@ func TestProbeUntrusted(t *testing.T) {
 
 func TestProbeUsage(t *testing.T) {
 	t.Parallel()
-	if code, _, stderr := runCLI(t, "probe"); code != exitUsage || !strings.Contains(stderr, "want one HOST[:PORT]") {
+	if code, _, stderr := runCLI(t, "probe"); code != exitUsage || !strings.Contains(stderr, "no server: give HOST[:PORT]") {
 		t.Errorf("no host: exit %d, %q", code, stderr)
 	}
 	if code, _, _ := runCLI(t, "probe", "--security", "bogus", "h"); code != exitUsage {
@@ -160,4 +160,43 @@ func TestProbeUsage(t *testing.T) {
 	if code, _, stderr := runCLI(t, "probe", "127.0.0.1:1", "--timeout", "2s"); code != exitTempFail {
 		t.Errorf("a closed port: exit %d, want %d: %s", code, exitTempFail, stderr)
 	}
+}
+
+// A probe stopped by TLS does not claim that nothing is missing, and
+// prints its error once, in the command line's words.
+func TestProbeTLSFailureReport(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		cfg  *smtptest.Config
+		args []string
+	}{
+		{"STARTTLS, untrusted", &smtptest.Config{TLS: smtptest.StartTLS}, nil},
+		{"implicit TLS, untrusted", &smtptest.Config{TLS: smtptest.ImplicitTLS}, []string{"--security", "implicit"}},
+	} {
+		srv, _ := newServer(t, tt.cfg)
+		code, out, stderr := runCLI(t, append(append([]string{"probe"}, tt.args...), srv.Addr())...)
+		if code != exitUnavail {
+			t.Errorf("%s: exit %d, want %d", tt.name, code, exitUnavail)
+		}
+		wantContains(t, tt.name+" report", out,
+			"\nMissing or unsafe:  not known: the probe stopped early (below), before it saw everything\n",
+			"\nThe probe stopped early: smtp: TLS handshake with 127.0.0.1: certificate signed by an unknown authority",
+			"give its CA with --cafile, or pin its key with --insecure --pin")
+		wantAbsent(t, tt.name+" report", out, "nothing found", "TLSConfig.RootCAs", "pin its key with Options.Pins")
+		if n := strings.Count(out+stderr, "unknown authority"); n != 1 {
+			t.Errorf("%s: the error is printed %d times:\n%s\nstderr:\n%s", tt.name, n, out, stderr)
+		}
+		// With --json, the error goes to stderr too (stdout is JSON), once.
+		_, _, stderr = probeJSON(t, append(tt.args, srv.Addr())...)
+		if n := strings.Count(stderr, "unknown authority"); n != 1 {
+			t.Errorf("%s --json: the error is on stderr %d times: %s", tt.name, n, stderr)
+		}
+	}
+	// Warnings seen before TLS failed are listed, with a word that the
+	// rest was not checked.
+	srv, _ := newServer(t, &smtptest.Config{TLS: smtptest.StartTLS, Users: map[string]string{"a": "b"}, AllowInsecureAuth: true})
+	_, out, _ := runCLI(t, "probe", srv.Addr())
+	wantContains(t, "report", out, "Missing or unsafe:\n  - AUTH is offered before TLS (PLAIN LOGIN)",
+		"  - and what comes after the point where the probe stopped (below) was not checked\n")
 }

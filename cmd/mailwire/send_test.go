@@ -239,7 +239,7 @@ func TestSendUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--from", "a@example.com", "--to", "b@example.com"}, exitUsage, "--server is required"},
+		{[]string{"--from", "a@example.com", "--to", "b@example.com"}, exitUsage, "no server: give HOST[:PORT] as the first argument, or --server"},
 		{[]string{"--server", "h", "--to", "b@example.com"}, exitUsage, "--from is required"},
 		{[]string{"--server", "h", "--from", "a@example.com"}, exitUsage, "no recipient"},
 		{append(slices.Clone(ok), "--message", "m", "--subject", "s"), exitUsage, "--message sends a whole message"},
@@ -247,6 +247,12 @@ func TestSendUsage(t *testing.T) {
 		{append(slices.Clone(ok), "--to", "not an address"), exitUsage, `--to "not an address"`},
 		{append(slices.Clone(ok), "--password", "x"), exitUsage, "flag provided but not defined: -password"},
 		{append(slices.Clone(ok), "extra"), exitUsage, `unexpected argument "extra"`},
+		{[]string{"h1", "h2", "--from", "a@example.com", "--to", "b@example.com"}, exitUsage, `unexpected argument "h2"`},
+		{append(slices.Clone(ok), "--quit-after", "data"), exitUsage, `unknown --quit-after "data"`},
+		{append(slices.Clone(ok), "--header", "X-A: 1\r\nBcc: eve@example.com"), exitUsage, `--header "X-A: 1\r\nBcc: eve@example.com": CR, LF or NUL`},
+		{append(slices.Clone(ok), "--header", "no colon"), exitUsage, `want "Name: value"`},
+		{append(slices.Clone(ok), "--connect-to", "a:b:c"), exitUsage, `--connect-to "a:b:c"`},
+		{append(slices.Clone(ok), "--key", "k.pem"), exitUsage, "--key goes with --cert"},
 		{append(slices.Clone(ok), "--user", "a", "--message", "-"), exitUsage, "--password-env or --password-file"},
 		{append(slices.Clone(ok), "--attach", "/nonexistent/file"), exitNoInput, "/nonexistent/file"},
 		{append(slices.Clone(ok), "--cafile", "/nonexistent/ca.pem"), exitNoInput, "ca.pem"},
@@ -261,30 +267,4 @@ func TestSendUsage(t *testing.T) {
 		t.Errorf("-h exited %d", code)
 	}
 	wantContains(t, "send -h", out, "examples:\n  mailwire send", "EX_TEMPFAIL", "delivery unknown", "-bcc", "-password-env")
-}
-
-func TestProgressReader(t *testing.T) {
-	t.Parallel()
-	var shown bytes.Buffer
-	size := int64(progressThreshold + 1000)
-	r := newProgressReader(io.NewSectionReader(bytes.NewReader(make([]byte, size)), 0, size), size, &shown)
-	sized := r.(interface {
-		Size() int64
-		Len() int
-	})
-	if sized.Size() != size || sized.Len() != int(size) {
-		t.Errorf("Size %d, Len %d before reading", sized.Size(), sized.Len())
-	}
-	if n, err := io.Copy(io.Discard, r); n != size || err != nil {
-		t.Fatalf("read %d, %v", n, err)
-	}
-	if sized.Len() != 0 || !strings.HasSuffix(shown.String(), "\rsending the message: 4.0 MiB of 4.0 MiB (100%)   \n") {
-		t.Errorf("Len %d after reading; progress shown %q", sized.Len(), shown.String())
-	}
-	shown.Reset()
-	small := newProgressReader(strings.NewReader("small message"), -1, &shown)
-	io.Copy(io.Discard, small)
-	if shown.Len() != 0 {
-		t.Errorf("progress shown for a small message: %q", shown.String())
-	}
 }

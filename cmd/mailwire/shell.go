@@ -16,7 +16,7 @@ import (
 )
 
 var shellHelp = help{
-	usage: "mailwire shell [flags] HOST[:PORT]",
+	usage: "mailwire shell HOST[:PORT] [flags]    (or --server HOST[:PORT])",
 	about: `An interactive SMTP session, as with "openssl s_client -starttls smtp" or
 telnet, but mailwire does TLS (STARTTLS or implicit TLS on port 465, the
 certificate checked), shows every reply as it comes, and knows a few
@@ -44,7 +44,8 @@ a pipe, lines are read one by one without prompts.`,
 not be made or was lost (as for send); 2 bad usage.`,
 	examples: `  mailwire shell smtp.example.com                  # STARTTLS on port 587
   mailwire shell --cafile ca.pem 127.0.0.1:2587
-  printf 'EHLO me\nNOOP\nquit\n' | mailwire shell mail.local:25 --security plain`,
+  printf 'EHLO me\nNOOP\nquit\n' | mailwire shell mail.local:25 --security plain
+  mailwire shell --server smtp.example.com:465 --cert me.pem --key me.key`,
 }
 
 // shell is one interactive session.
@@ -68,18 +69,22 @@ type notedLine struct {
 
 func runShell(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("shell")
-	var tf tlsFlags
-	tf.register(fs, true)
+	var cf connFlags
+	cf.register(fs, true)
 	timeout := fs.Duration("timeout", time.Minute, "the longest wait for a reply")
 	insecureAuth := fs.Bool("allow-insecure-auth", false, "allow a password in clear over an unencrypted connection (lab servers only)")
 	pos, code, ok := parseArgs(fs, shellHelp, args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		return usageError(stderr, "shell", "want one HOST[:PORT], got %d arguments", len(pos))
+	addr, rest, err := cf.serverAddr(pos)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected argument %q (the server is the only argument)", rest[0])
 	}
-	opts, code := tf.options("shell", stderr)
+	if err != nil {
+		return usageError(stderr, "shell", "%v", err)
+	}
+	opts, code := cf.options("shell", addr, stderr)
 	if opts == nil {
 		return code
 	}
@@ -96,13 +101,13 @@ func runShell(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	} else {
 		s.con = &pipeConsole{r: bufio.NewReader(stdin), w: stdout}
 	}
-	s.log = smtp.LogTrace(s.con).Event
+	s.log = flagTrace(smtp.LogTrace(s.con)).Event
 	opts.Trace = &smtp.Trace{Event: s.event}
 	opts.Timeout = *timeout
 	opts.AllowInsecureAuth = *insecureAuth
-	c, err := smtp.Dial(ctx, withPort(pos[0]), opts)
+	c, err := smtp.Dial(ctx, addr, opts)
 	if err != nil {
-		fmt.Fprintf(s.con, "mailwire shell: %v\n", err)
+		fmt.Fprintf(s.con, "mailwire shell: %s\n", cliError(err))
 		return exitCode(err)
 	}
 	s.c = c
@@ -224,7 +229,7 @@ func (s *shell) raw(line string) {
 func (s *shell) report(err error) {
 	var e *smtp.Error
 	if err != nil && !errors.As(err, &e) {
-		fmt.Fprintf(s.con, "! %v\n", err)
+		fmt.Fprintf(s.con, "! %s\n", cliError(err))
 	}
 }
 
