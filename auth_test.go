@@ -1,15 +1,24 @@
 package smtp
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/md5"
+	"crypto/pbkdf2"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/xdg-go/scram"
@@ -348,4 +357,173 @@ func TestAuthChallengesAreBounded(t *testing.T) {
 		t.Fatalf("Dial error = %v, want the exchange cut off", err)
 	}
 	peerResult(t, srv)
+}
+
+// TestSASLFieldsRefuseSeparators: the user name, password and token a caller
+// passes to PasswordAuth and OAuth2Auth go into the SASL messages without
+// a check, and those messages use NUL (PLAIN, RFC 4616), ',' and 0x01
+// (OAUTHBEARER, RFC 7628; XOAUTH2) as field separators. A user name such
+// as "bob@example.com\x01auth=Bearer OTHER" therefore adds a field of its
+// own choosing to the XOAUTH2 or OAUTHBEARER response (the server takes the
+// first auth= it parses), and NUL in a PLAIN user name or password shifts
+// the fields. The issue asks that CR, LF and NUL in every string a caller
+// passes be refused before anything is written; the SASL separators are
+// the same hazard one layer down. Each case below must either be refused
+// before the AUTH command is written, or reach the server as exactly the
+// credentials given (with ',' and '=' escaped as =2C and =3D in
+// OAUTHBEARER's authzid, RFC 5801).
+//
+// Cause, before the fix: auth.go builds PLAIN and OAUTHBEARER with
+// go-sasl's clients and XOAUTH2 itself (xoauth2Client.Start), none of which
+// validates or escapes.
+func TestSASLFieldsRefuseSeparators(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		mech         string
+		user, secret string
+	}{
+		{"PLAIN", "bob\x00admin", "password"},
+		{"PLAIN", "bob", "pass\x00word"},
+		{"XOAUTH2", "bob@example.com\x01auth=Bearer OTHER-TOKEN", "token"},
+		{"XOAUTH2", "bob@example.com", "token\x01auth=Bearer OTHER-TOKEN"},
+		{"OAUTHBEARER", "bob@example.com,\x01auth=Bearer OTHER-TOKEN\x01", "token"},
+		{"OAUTHBEARER", "bob,x=y@example.com", "token"},
+		{"OAUTHBEARER", "bob@example.com", "token\x01host=evil.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mech+"/"+strings.ToValidUTF8(strings.NewReplacer("\x00", "NUL", "\x01", "SOH").Replace(tt.user+":"+tt.secret), "?"), func(t *testing.T) {
+			t.Parallel()
+			conn := newMemConn([]byte("220 bug.test ESMTP\r\n250-bug.test\r\n250 AUTH " + tt.mech + "\r\n235 2.7.0 Authentication successful\r\n"))
+			var auth Auth = PasswordAuth(tt.user, tt.secret)
+			if tt.mech != "PLAIN" {
+				auth = OAuth2Auth(tt.user, tt.secret)
+			}
+			c, err := NewClient(context.Background(), conn, &Options{Security: Plaintext, AllowInsecureAuth: true, Auth: auth, Timeout: time.Second})
+			if err == nil {
+				c.Close()
+			}
+			var authLine string
+			for _, l := range strings.Split(string(conn.written()), "\r\n") {
+				if strings.HasPrefix(l, "AUTH ") {
+					authLine = l
+				}
+			}
+			if authLine == "" {
+				if err == nil {
+					t.Fatal("no AUTH command and no error")
+				}
+				return // refused before writing: fine
+			}
+			ir, derr := base64.StdEncoding.DecodeString(strings.TrimPrefix(authLine, "AUTH "+tt.mech+" "))
+			if derr != nil {
+				t.Fatalf("AUTH line %q: %v", authLine, derr)
+			}
+			user, secret, ok := parseSASL(tt.mech, ir)
+			if !ok || user != tt.user || secret != tt.secret {
+				t.Errorf("the client sent %q: a server reads user %q, secret %q (well-formed: %v); want %q, %q, or a refusal before AUTH",
+					ir, user, secret, ok, tt.user, tt.secret)
+			}
+		})
+	}
+}
+
+// parseSASL reads an initial response as a server does: the user name
+// and secret, and whether the message is well-formed with no field beyond
+// its mechanism's.
+func parseSASL(mech string, ir []byte) (user, secret string, ok bool) {
+	switch mech {
+	case "PLAIN": // authzid NUL authcid NUL passwd
+		parts := bytes.Split(ir, []byte{0})
+		if len(parts) != 3 {
+			return "", "", false
+		}
+		return string(parts[1]), string(parts[2]), true
+	case "XOAUTH2": // "user=" user ^A "auth=Bearer " token ^A ^A
+		body, found := bytes.CutSuffix(ir, []byte("\x01\x01"))
+		fields := bytes.Split(body, []byte{1})
+		if !found || len(fields) != 2 || !bytes.HasPrefix(fields[0], []byte("user=")) || !bytes.HasPrefix(fields[1], []byte("auth=Bearer ")) {
+			return "", "", false
+		}
+		return string(fields[0][5:]), string(fields[1][12:]), true
+	case "OAUTHBEARER": // "n,a=" saslname "," ^A key=value ... ^A ^A
+		body, found := bytes.CutSuffix(ir, []byte("\x01\x01"))
+		gs2, kvs, found2 := bytes.Cut(body, []byte(",\x01"))
+		if !found || !found2 {
+			return "", "", false
+		}
+		head := strings.SplitN(string(gs2), ",", 3)
+		if len(head) != 2 || head[0] != "n" || !strings.HasPrefix(head[1], "a=") {
+			return "", "", false
+		}
+		name := head[1][2:]
+		if strings.Contains(strings.NewReplacer("=2C", "", "=3D", "").Replace(name), "=") {
+			return "", "", false
+		}
+		user = strings.NewReplacer("=2C", ",", "=3D", "=").Replace(name)
+		seen := map[string]bool{}
+		for _, kv := range bytes.Split(kvs, []byte{1}) {
+			k, v, found := bytes.Cut(kv, []byte("="))
+			if !found || seen[string(k)] || !(string(k) == "auth" || string(k) == "host" || string(k) == "port") {
+				return "", "", false
+			}
+			seen[string(k)] = true
+			if string(k) == "auth" {
+				if !bytes.HasPrefix(v, []byte("Bearer ")) {
+					return "", "", false
+				}
+				secret = string(v[7:])
+			}
+		}
+		return user, secret, seen["auth"]
+	}
+	return "", "", false
+}
+
+// TestSCRAMIterationsHonourTheDeadline: a server offering SCRAM-SHA-256
+// names the PBKDF2 iteration count in its first challenge, and the client
+// computes it whatever it is, outside any deadline: a server (or anyone
+// before STARTTLS, with StartTLSOptional or Plaintext) that asks for
+// i=2147483647 holds the caller's goroutine for many minutes (here, a
+// count that costs 3s), while Options.Timeout is 250ms and the context's
+// deadline 500ms. RFC 7677 sets 4096 as the least
+// and no most; a client should refuse an absurd count (servers use 4096 to
+// a few hundred thousand), or run the key derivation where the context can
+// abandon it.
+//
+// Cause, before the fix: scramClient.Next (auth.go) hands the challenge to
+// github.com/xdg-go/scram, which has a minimum iteration count but no
+// maximum, and authenticate checks the deadline only around network I/O.
+func TestSCRAMIterationsHonourTheDeadline(t *testing.T) {
+	t.Parallel()
+	// An iteration count that costs about 3s here (the race detector
+	// slows PBKDF2 twentyfold): far less than a hostile server may ask.
+	start := time.Now()
+	if _, err := pbkdf2.Key(sha256.New, "password", []byte("salt"), 20000, 32); err != nil {
+		t.Fatal(err)
+	}
+	iters := int(3 * time.Second / (time.Since(start) / 20000))
+	addr := rawServer(t, func(conn net.Conn) {
+		br := bufio.NewReader(conn)
+		conn.Write([]byte("220 bug.test ESMTP\r\n"))
+		br.ReadString('\n')
+		conn.Write([]byte("250-bug.test\r\n250 AUTH SCRAM-SHA-256\r\n"))
+		line, _ := br.ReadString('\n') // AUTH SCRAM-SHA-256 base64(n,,n=user,r=NONCE)
+		first, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(strings.TrimPrefix(line, "AUTH SCRAM-SHA-256 ")))
+		_, nonce, _ := strings.Cut(string(first), ",r=")
+		challenge := "r=" + nonce + "server,s=" + base64.StdEncoding.EncodeToString([]byte("salt")) + ",i=" + strconv.Itoa(iters)
+		conn.Write([]byte("334 " + base64.StdEncoding.EncodeToString([]byte(challenge)) + "\r\n"))
+		io.Copy(io.Discard, br)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	opts := &Options{Security: Plaintext, Auth: PasswordAuth("user", "password"), Timeout: 250 * time.Millisecond}
+	start = time.Now()
+	c, err := Dial(ctx, addr, opts)
+	elapsed := time.Since(start)
+	if err == nil {
+		c.Close()
+	}
+	if elapsed > 1500*time.Millisecond {
+		t.Errorf("Dial returned after %v (%v) with i=%d; want an error within the context's 500ms deadline", elapsed.Round(time.Millisecond), err, iters)
+	}
 }

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -385,5 +386,105 @@ func TestBDATRefusesEightBitWithout8BITMIME(t *testing.T) {
 	res := finish(t, c, srv)
 	if strings.Contains(string(res.Received), "\xc3\xa9") || strings.Contains(string(res.Received), "BDAT") {
 		t.Errorf("the 8-bit content went out: %q", res.Received)
+	}
+}
+
+// growingMessage is a message whose look-ahead view (ReadAt, Size, Len)
+// is older than what Read returns: a file appended to after its size was
+// taken, wrapped in a type that tells its size, or a buffer changed by
+// another goroutine.
+type growingMessage struct {
+	then []byte        // what ReadAt, Size and Len see
+	now  *bytes.Reader // what Read returns
+}
+
+func (g *growingMessage) ReadAt(p []byte, off int64) (int, error) {
+	return bytes.NewReader(g.then).ReadAt(p, off)
+}
+func (g *growingMessage) Size() int64                { return int64(len(g.then)) }
+func (g *growingMessage) Len() int                   { return len(g.then) }
+func (g *growingMessage) Read(p []byte) (int, error) { return g.now.Read(p) }
+
+// TestBDATSizeMismatchCannotSmuggle: with CHUNKING, a message of known size
+// goes as "BDAT n LAST" and its content, n measured ahead by reading the
+// message through ReadAt. When what Read returns then is longer (the
+// message grew), the client writes all of it and only then finds that it
+// sent more than n bytes: it closes the connection and says "nothing was
+// delivered", but the bytes after the n-th have gone out (all but the last
+// bufio buffer), and the server reads them as commands. A message holding
+// "\r\nRSET\r\nMAIL FROM:<evil@example.net>\r\nRCPT TO:<victim@example.com>\r\nBDAT 5 LAST\r\nowned"
+// past the announced size makes the server deliver a second, smuggled
+// message, the very thing dot-stuffing prevents for DATA. The client must
+// never write more content than it announced: stop at n bytes and fail.
+//
+// Cause, before the fix: chunkWhole (chunking.go) streams the whole reader
+// through writeChunkContent and compares the count with p.size only at the
+// end.
+func TestBDATSizeMismatchCannotSmuggle(t *testing.T) {
+	t.Parallel()
+	conn := newMemConn([]byte("220 bug.test ESMTP\r\n250-bug.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok\r\n"))
+	c, err := NewClient(context.Background(), conn, &Options{Security: Plaintext, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	then := "Subject: hello\r\n\r\nhello\r\n"
+	now := then + strings.Repeat("x", 8000) + "\r\nRSET\r\nMAIL FROM:<evil@example.net>\r\nRCPT TO:<victim@example.com>\r\nBDAT 5 LAST\r\nowned" + strings.Repeat("y", 9000) + "\r\n"
+	_, err = c.Send(context.Background(), realEnv, &growingMessage{then: []byte(then), now: bytes.NewReader([]byte(now))})
+	if err == nil {
+		t.Error("Send: no error for a message that changed while it was sent")
+	}
+	t.Logf("Send: %v", err)
+	wire := conn.written()
+	i := bytes.Index(wire, []byte("BDAT "))
+	if i < 0 {
+		return // refused before BDAT: nothing to smuggle
+	}
+	line, content, _ := bytes.Cut(wire[i:], []byte("\r\n"))
+	var n int
+	fmt.Sscanf(string(line), "BDAT %d LAST", &n)
+	if len(content) > n {
+		t.Errorf("%q announced %d bytes, and %d followed it (%v); the server reads the rest as commands: %q…",
+			line, n, len(content), err, content[n:min(len(content), n+40)])
+	}
+	if bytes.Contains(wire, []byte("MAIL FROM:<evil@example.net>")) {
+		t.Error("the smuggled MAIL FROM:<evil@example.net> went on the wire")
+	}
+}
+
+// TestBDATSizeMismatchCannotSmuggleToRealServer is TestBDATSizeMismatchCannotSmuggle
+// end to end against smtptest (go-smtp): Send fails with "the message
+// changed while it was sent … (connection closed: nothing was delivered)",
+// yet the server delivered the announced bytes as a (truncated) message,
+// and a second message, from evil@example.net, made of bytes past them.
+func TestBDATSizeMismatchCannotSmuggleToRealServer(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil) // PIPELINING and CHUNKING
+	c, err := Dial(context.Background(), srv.Addr(), &Options{Security: Plaintext, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	then := "Subject: hi\r\n\r\nhi\r\n"
+	// Three lines of garbage (go-smtp closes at the fourth bad command),
+	// the smuggled transaction, and enough after it that the bytes before
+	// go out of the client's 4 KiB buffer.
+	garbage := strings.Repeat("x", 1900) + "\r\n"
+	now := then + garbage + garbage + garbage +
+		"RSET\r\nMAIL FROM:<evil@example.net>\r\nRCPT TO:<victim@example.com>\r\nBDAT 7 LAST\r\nowned\r\n" +
+		strings.Repeat(strings.Repeat("y", 70)+"\r\n", 80)
+	_, err = c.Send(context.Background(), realEnv, &growingMessage{then: []byte(then), now: bytes.NewReader([]byte(now))})
+	if err == nil {
+		t.Error("Send: no error for a message that changed while it was sent")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	msgs, _ := srv.WaitMessages(ctx, 2)
+	for _, m := range msgs {
+		if m.From == "evil@example.net" {
+			t.Errorf("the server delivered a smuggled message from %s to %v: %q", m.From, m.To, m.Raw)
+		} else if err != nil && strings.Contains(err.Error(), "nothing was delivered") {
+			t.Errorf("Send said %q, and the server delivered %q", err, m.Raw)
+		}
 	}
 }

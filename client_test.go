@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -676,5 +677,108 @@ func TestLastReplyWithoutCRLF(t *testing.T) {
 	}
 	if last := received[len(received)-1]; last != "421 4.3.2 \x1b[2Jshutting down for maintenance" {
 		t.Errorf("the trace's last line = %q, want the cut reply", last)
+	}
+}
+
+// slowConnectDialer dials as net.Dialer does when the context's deadline
+// passes during connect and the poller's deadline fires before the
+// context's own timer: net returns an *net.OpError wrapping
+// os.ErrDeadlineExceeded ("dial tcp …: i/o timeout"), not the context's
+// error (net/fd_unix.go, connect: the error of WaitWrite is returned as it
+// is unless ctx.Done() is already closed).
+type slowConnectDialer struct{}
+
+func (slowConnectDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return nil, errors.New("no deadline")
+	}
+	time.Sleep(time.Until(d))
+	return nil, &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
+}
+
+// TestConnectTimeoutIsDeadlineExceeded: when the context's deadline
+// cuts a TCP connect, Dial returns "smtp: connect: dial tcp …: i/o
+// timeout", which errors.Is(err, context.DeadlineExceeded) does not
+// always match, while every other wait cut by the context's deadline or
+// Options.Timeout does (errors.go: one condition for every kind of
+// timeout). Seen for real in TestLoadPoolSilentServer, about one run in
+// three under -race: 64 goroutines dial a loaded loopback server with a
+// 300ms deadline, and one connect gets the poller's error. The dialer
+// here gives that error deterministically.
+//
+// Cause, before the fix: Dial (client.go) wraps the dialer's error in an
+// opError as it is; the mapping that fail() applies (os.ErrDeadlineExceeded
+// once the context's deadline has passed becomes context.DeadlineExceeded,
+// and Options.Timeout a timeoutError) is not applied to the connect step.
+func TestConnectTimeoutIsDeadlineExceeded(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := Dial(ctx, "127.0.0.1:25", &Options{Security: Plaintext, Dialer: slowConnectDialer{}})
+	if err == nil {
+		t.Fatal("Dial: no error")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Dial: %v; errors.Is(err, context.DeadlineExceeded) = false, want true: the context's deadline ended the connect", err)
+	}
+}
+
+// TestConnectHonoursOptionsTimeout: Options.Timeout "bounds every wait
+// for the server", but Dial connects with a net.Dialer without a timeout,
+// so a server whose SYNs are dropped (a firewall, a host down, here a
+// listener whose accept queue is full) holds Dial for the kernel's
+// connect timeout: about 2 minutes on Linux (6 SYN retries), with
+// Options.Timeout 300ms and no deadline on the context. Pools and
+// SendMail callers setting only Options.Timeout hang alike.
+//
+// Cause, before the fix: Dial (client.go) uses &net.Dialer{} and passes the
+// caller's context as it is; Options.Timeout is applied only from the
+// greeting on.
+func TestConnectHonoursOptionsTimeout(t *testing.T) {
+	// Not parallel: it holds thousands of descriptors for a moment.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// Fill the accept queue: once full, the kernel drops new SYNs.
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	full := false
+	for range 20000 {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 200*time.Millisecond)
+		if err != nil {
+			var ne net.Error
+			full = errors.As(err, &ne) && ne.Timeout() // not EMFILE
+			break
+		}
+		conns = append(conns, c)
+	}
+	if !full {
+		t.Skipf("could not fill the accept queue (%d connections made)", len(conns))
+	}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		c, err := Dial(context.Background(), ln.Addr().String(), &Options{Security: Plaintext, Timeout: 300 * time.Millisecond})
+		if err == nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if elapsed := time.Since(start); elapsed > 1500*time.Millisecond {
+			t.Errorf("Dial returned after %v (%v), want about 300ms", elapsed, err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Errorf("Dial still connecting after 3s with Options.Timeout 300ms (the queue held %d connections)", len(conns))
+		ln.Close() // refuses the pending SYN: Dial returns
+		<-done
 	}
 }

@@ -266,7 +266,7 @@ func TestLoadPoolSilentServer(t *testing.T) {
 				slow.Add(1)
 			}
 			// A connect cut by the deadline included (it was not before
-			// e700d74: TestBugConnectTimeoutIsNotDeadlineExceeded).
+			// e700d74: TestConnectTimeoutIsDeadlineExceeded).
 			if !errors.Is(err, context.DeadlineExceeded) {
 				if wrong.Add(1) == 1 {
 					t.Errorf("Send: %v, want the context's deadline", err)
