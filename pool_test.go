@@ -78,14 +78,20 @@ func TestPoolConcurrentSenders(t *testing.T) {
 	t.Logf("%d messages over %d connections, %d at most at once", len(msgs), d.dials.Load(), d.maxOpen.Load())
 }
 
+// A connection the server dropped while idle is found before reuse, by a
+// look at what arrived (the server's 421 or its close), without a round
+// trip and without a retry: the message goes once, on a new connection.
 func TestPoolRecoversFromIdleDrop(t *testing.T) {
 	t.Parallel()
 	// The server drops clients idle for 200ms; the pool's health check
-	// is off (1h), so the dead connection is found by Send itself.
+	// is off (1h).
 	srv := newServer(t, &smtptest.Config{ReadTimeout: 200 * time.Millisecond})
 	d := &countingDialer{}
+	var log bytes.Buffer
+	var mu sync.Mutex
 	opts := realOpts(srv, Plaintext)
 	opts.Dialer = d
+	opts.Trace = LogTrace(lockedWriter{&mu, &log})
 	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, HealthCheckAfter: time.Hour})
 	defer pool.Close()
 	if _, err := pool.Send(bg, realEnv, strings.NewReader("Subject: 1\r\n\r\nx\r\n")); err != nil {
@@ -97,6 +103,54 @@ func TestPoolRecoversFromIdleDrop(t *testing.T) {
 	}
 	if n := len(srv.Messages()); n != 2 || d.dials.Load() != 2 {
 		t.Errorf("%d messages over %d connections, want 2 over 2", n, d.dials.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(log.String(), "closed by the server while idle") || strings.Count(log.String(), "> MAIL FROM") != 2 {
+		t.Errorf("want the dead connection retired before use, and two MAIL in all:\n%s", log.String())
+	}
+}
+
+// A reused connection that turns out dead at MAIL (no time to notice it
+// idle) is the retry path: the Pool sends again on a new connection.
+func TestPoolRetriesWhenReusedConnectionDiesAtMail(t *testing.T) {
+	t.Parallel()
+	srv := peer.New(peer.Script(greeting+ehlo("PIPELINING")+`
+		C: MAIL FROM:<alice@example.com>
+		C: RCPT TO:<bob@example.com>
+		C: DATA
+		S: 250 Ok
+		S: 250 Ok
+		S: 354 go
+		C: <data>
+		S: 250 2.0.0 queued as A
+		C: MAIL FROM:<alice@example.com>
+		close
+	`), peer.Script(greeting+ehlo("PIPELINING")+`
+		C: MAIL FROM:<alice@example.com>
+		C: RCPT TO:<bob@example.com>
+		C: DATA
+		S: 250 Ok
+		S: 250 Ok
+		S: 354 go
+		C: <data>
+		S: 250 2.0.0 queued as B
+	`))
+	defer srv.Close()
+	d := &countingDialer{}
+	pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1})
+	defer pool.Close()
+	for _, msg := range []io.Reader{strings.NewReader("one\r\n"), io.MultiReader(strings.NewReader("two\r\n"))} {
+		if _, err := pool.Send(bg, realEnv, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := d.dials.Load(); n != 2 {
+		t.Errorf("%d connections, want the retry on a second", n)
+	}
+	pool.Close()
+	if res := srv.Wait(); len(res) != 2 || len(res[1].Data) != 1 || string(res[1].Data[0]) != "two\r\n.\r\n" {
+		t.Errorf("the retry did not send the message whole: %+v", res)
 	}
 }
 
