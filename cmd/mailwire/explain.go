@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailwire/smtp/internal/explain"
+	"github.com/mailwire/smtp/internal/termsafe"
 )
 
 var explainHelp = help{
@@ -77,8 +79,23 @@ func runExplain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return exitNoInput
 	}
 	x.finish()
-	x.write(stdout)
+	var out bytes.Buffer
+	x.write(&out)
+	writeTerminalSafe(stdout, out.String())
 	return exitOK
+}
+
+// writeTerminalSafe writes text line by line with what a terminal could act
+// on escaped: the log is the server's text (and whoever pasted it), and an
+// escape sequence in it must be shown, not run.
+func writeTerminalSafe(w io.Writer, text string) {
+	for _, line := range strings.SplitAfter(text, "\n") {
+		body := strings.TrimSuffix(line, "\n")
+		io.WriteString(w, termsafe.String(body))
+		if len(body) < len(line) {
+			io.WriteString(w, "\n")
+		}
+	}
 }
 
 // entry is one line of the output and its notes.

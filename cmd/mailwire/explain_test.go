@@ -194,3 +194,22 @@ func TestExplainUsage(t *testing.T) {
 	}
 	wantContains(t, "explain -h", out, "usage: mailwire explain", "openssl s_client", "examples:\n")
 }
+
+// A log's server text is shown escaped: an escape sequence in a pasted log
+// must not rewrite the terminal that shows the explanation.
+func TestExplainEscapesServerText(t *testing.T) {
+	t.Parallel()
+	log := "< 220 mx \x1b[2Jhello\r\n> EHLO x\r\n< 250-mx\r\n< 250 SIZE 100\x1b]0;owned\x07\r\n"
+	code, out, _ := runWith(t, runExplain, log, "-")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.ContainsAny(out, "\x1b\x07") {
+		t.Errorf("raw control characters in the explanation: %q", out)
+	}
+	for _, want := range []string{`< 220 mx \x1b[2Jhello`, `< 250 SIZE 100\x1b]0;owned\a`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explanation lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -238,7 +239,9 @@ func (p *prober) output(stdout, stderr io.Writer, asJSON bool, err error) {
 		enc.SetIndent("", "  ")
 		enc.Encode(r)
 	} else {
-		p.report(stdout)
+		var out bytes.Buffer
+		p.report(&out)
+		writeTerminalSafe(stdout, out.String()) // the server's text, escaped
 	}
 	if err == nil {
 		return

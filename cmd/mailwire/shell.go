@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/internal/explain"
+	"github.com/mailwire/smtp/internal/termsafe"
 )
 
 var shellHelp = help{
@@ -130,7 +131,7 @@ func (s *shell) event(ev smtp.Event) {
 		}
 		s.last = append(s.last, notedLine{ev.Line, s.sess.Received(ev.Line)})
 		s.inLast = len(ev.Line) > 3 && ev.Line[3] == '-'
-		fmt.Fprintf(s.con, "< %s\n", ev.Line)
+		fmt.Fprintf(s.con, "< %s\n", termsafe.String(ev.Line))
 	case smtp.EventTLSHandshakeDone:
 		if ev.Err == nil {
 			s.sess.TLS(*ev.TLS, time.Now())
@@ -239,9 +240,9 @@ func (s *shell) explainLast() {
 		return
 	}
 	for _, l := range s.last {
-		fmt.Fprintf(s.con, "< %s\n", l.line)
+		fmt.Fprintf(s.con, "< %s\n", termsafe.String(l.line))
 		for _, n := range l.notes {
-			fmt.Fprintf(s.con, "  # %s\n", n)
+			fmt.Fprintf(s.con, "  # %s\n", termsafe.String(n))
 		}
 	}
 }
