@@ -831,13 +831,23 @@ func (c *Client) fail(ctx context.Context, verb string, err error) error {
 	return werr
 }
 
-// greetingTimeout is the wait for the greeting.
+// greetingTimeout is the wait for the greeting's first byte.
 func (c *Client) greetingTimeout() time.Duration {
+	wait, _ := c.greetingWait()
+	return wait
+}
+
+// greetingWait is the wait for the greeting's first byte, and the option
+// that set it, for error messages.
+func (c *Client) greetingWait() (time.Duration, string) {
 	wait := c.opts.GreetingTimeout
 	if wait == 0 {
 		wait = DefaultGreetingTimeout
 	}
-	return min(wait, c.timeout())
+	if t := c.timeout(); t < wait {
+		return t, "Timeout"
+	}
+	return wait, "GreetingTimeout"
 }
 
 // waitFor is the wait that applied to verb's reply, for error messages.
@@ -869,15 +879,6 @@ func commandName(part string) string {
 		}
 	}
 	return part
-}
-
-func indexSpace(s string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			return i
-		}
-	}
-	return -1
 }
 
 // checkLine refuses CR, LF and NUL in a caller's command line.

@@ -112,16 +112,17 @@ func (c *Client) readGreeting(ctx context.Context) (Reply, error) {
 	}
 	first, err := c.rr.r.Peek(1)
 	silent := err != nil && errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil && !c.closed.Load()
+	wait, field := c.greetingWait()
 	switch {
 	case silent && c.mode == ImplicitTLS: // TLS is up: just a silent server
-		werr := &opError{command: cmdGreeting, err: &timeoutError{wait: c.greetingTimeout(), field: "GreetingTimeout"}}
+		werr := &opError{command: cmdGreeting, err: &timeoutError{wait: wait, field: field}}
 		c.shut(werr)
 		return Reply{}, werr
 	case silent:
 		return Reply{}, c.wrongSecurity(&securityError{
-			msg: fmt.Sprintf("no greeting within %v (Options.GreetingTimeout): a port that expects TLS from the first byte (465, smtps) says nothing until the client starts TLS; "+
-				"try Security ImplicitTLS, or raise Options.GreetingTimeout for a server that greets slowly", c.greetingTimeout()),
-			cause: &timeoutError{wait: c.greetingTimeout(), field: "GreetingTimeout"},
+			msg: fmt.Sprintf("no greeting within %v (Options.%s): a port that expects TLS from the first byte (465, smtps) says nothing until the client starts TLS; "+
+				"try Security ImplicitTLS, or raise Options.%s for a server that greets slowly", wait, field, field),
+			cause: &timeoutError{wait: wait, field: field},
 		})
 	case err != nil:
 		return Reply{}, c.fail(ctx, cmdGreeting, err)
