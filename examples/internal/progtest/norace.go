@@ -1,0 +1,5 @@
+//go:build !race
+
+package progtest
+
+const raceEnabled = false
