@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the test scripts: puts a Go toolchain able to build this module
 # (go.mod says which) on PATH, on a fresh Debian machine too.
 #
@@ -16,8 +17,10 @@ ensure_go() {
     return 0
   fi
   echo "== installing Go (Debian's golang-go, then the release go.mod asks for)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends golang-go ca-certificates >/dev/null
+  # Only what is missing (ca-certificates usually is not, and must not be
+  # upgraded as a side effect): see scripts/apt.sh.
+  . scripts/apt.sh
+  apt_install_missing golang-go ca-certificates
   local want arch dir
   want=$(sed -n 's/^toolchain go//p; s/^go \([0-9.]*\)$/\1/p' go.mod | tail -n 1)
   case "$want" in *.*.*) ;; *) want="$want.0" ;; esac

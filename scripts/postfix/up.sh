@@ -97,11 +97,25 @@ system_dovecot_running() {
 }
 
 install_packages() {
-	local missing=0 b
-	for b in /usr/sbin/postfix /usr/sbin/dovecot /usr/bin/openssl; do
-		[[ -x $b ]] || missing=1
+	# Only the packages whose program is absent: `apt-get install P` also
+	# upgrades an installed P (openssl would take libssl3, used by everything
+	# else on the machine, to a new version), so an installed package is
+	# never named, and --no-upgrade guards against it besides.
+	local pkgs=() installed=()
+	[[ -x /usr/sbin/postfix ]] || pkgs+=(postfix)
+	[[ -x /usr/sbin/dovecot ]] || pkgs+=(dovecot-core)
+	command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
+	((${#pkgs[@]})) || return 0
+	local p
+	for p in "${pkgs[@]}"; do
+		# The program is missing but dpkg has the package (its files were
+		# removed by hand?): installing it again would not bring them back.
+		if [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) == "ii " ]]; then
+			installed+=("$p")
+		fi
 	done
-	((missing)) || return 0
+	((${#installed[@]} == 0)) ||
+		die "package(s) ${installed[*]} installed but their programs are missing; reinstall them (apt-get install --reinstall ${installed[*]})"
 
 	local t0=$SECONDS
 	local apt_log=/tmp/mailwire-postfix-apt.log
@@ -143,15 +157,18 @@ install_packages() {
 	local sys_postfix_before=0 sys_dovecot_before=0
 	if system_postfix_running; then sys_postfix_before=1; fi
 	if system_dovecot_running; then sys_dovecot_before=1; fi
-	log "apt-get install postfix dovecot-core openssl"
+	log "apt-get install --no-upgrade ${pkgs[*]} (missing; nothing installed is upgraded)"
+	# A new package may need a newer version of an installed library, which
+	# apt then upgrades without a word: say so (from a simulation).
+	apt-get -s install --no-install-recommends --no-upgrade "${pkgs[@]}" 2>/dev/null |
+		sed -n 's/^Inst \([^ ]*\) \[\([^]]*\)\] (\([^ ]*\).*/mailwire-postfix: note: apt upgrades \1 \2 -> \3, a dependency/p' >&2 || true
 	local rc=0
-	local pkgs=(postfix dovecot-core openssl)
-	apt-get install -y -q --no-install-recommends "${pkgs[@]}" >>"$apt_log" 2>&1 || rc=$?
+	apt-get install -y -q --no-install-recommends --no-upgrade "${pkgs[@]}" >>"$apt_log" 2>&1 || rc=$?
 	if ((rc != 0 && !updated)); then
 		# Package lists from an earlier update may be stale: refresh, retry.
 		apt_update
 		rc=0
-		apt-get install -y -q --no-install-recommends "${pkgs[@]}" >>"$apt_log" 2>&1 || rc=$?
+		apt-get install -y -q --no-install-recommends --no-upgrade "${pkgs[@]}" >>"$apt_log" 2>&1 || rc=$?
 	fi
 	if ((own_policy)); then
 		rm -f /usr/sbin/policy-rc.d
