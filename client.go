@@ -86,7 +86,16 @@ type Options struct {
 // concurrent senders. A call whose context is cancelled, or whose connection
 // fails, in the middle of an exchange leaves the protocol state unknown: the
 // Client then closes itself, and every later call returns the error that
-// closed it.
+// closed it. So does any reply that fits no state (a 250 to DATA), and
+// anything the server sends unasked between calls: a stray reply is never
+// taken for the answer to the next command. A context that ends after a
+// call's last read or write changes nothing for the next call.
+//
+// Every write is bounded by Options.Timeout from its own start, so a Client
+// idle for long, a long envelope or a slow reader of the message never
+// meets a deadline left from an earlier reply. Calls with a context that
+// can end are watched by one goroutine of the Client's, which ends when
+// the Client is closed: Quit or Close a Client you no longer use.
 type Client struct {
 	conn  net.Conn
 	bw    *bufio.Writer

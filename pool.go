@@ -42,12 +42,17 @@ type PoolOptions struct {
 // concurrent senders. It is safe for concurrent use.
 //
 // A connection is taken for one Send and given back, ready for the next
-// (RSET only when a transaction was left open). One that was idle for long
-// is checked with NOOP first. When a reused connection turns out dead
-// before any byte of the message was read (EOF, reset, or 421 on NOOP,
-// MAIL or RCPT), Send retries once on a new connection; it never retries
-// after the message was read, after ErrDeliveryUnknown, or after a
-// permanent (5xx) refusal, so no message is sent twice.
+// (RSET only when a transaction was left open). One idle for a while is
+// looked at first (without a round trip) for a close or a reply the server
+// sent meanwhile, and one idle for long is checked with NOOP. When a reused
+// connection turns out dead, Send retries once on a new connection, but
+// only when the facts of the failed transaction prove that the server
+// cannot have taken the message: a 421 to MAIL, or a 421 to RCPT or a
+// network failure before any byte of the content went out; and only when
+// the message is untouched or can be rewound (an io.Seeker), since the
+// 8-bit downgrade reads it whole before MAIL. It never retries after
+// ErrDeliveryUnknown, a refusal of the message, or the end of a context,
+// so no message is sent twice, and none is sent empty.
 type Pool struct {
 	addr  string
 	opts  Options
@@ -167,6 +172,7 @@ func (p *Pool) take(ctx context.Context) (*Client, bool, error) {
 			p.retire(ctx, c, "closed by the server while idle")
 			continue
 		}
+		c.lastIO = time.Now() // looked at just now: Send need not look again
 		c.emit(Event{Kind: EventReused})
 		if idle > p.popts.HealthCheckAfter {
 			if err := c.Noop(ctx); err != nil {
