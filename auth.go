@@ -213,8 +213,8 @@ func (c *Client) Auth(ctx context.Context, a Auth) error {
 	if err != nil {
 		return err
 	}
-	stop := c.watch(ctx)
-	defer stop()
+	c.watch(ctx)
+	defer c.unwatch()
 	return c.authenticate(ctx, sc)
 }
 

@@ -93,9 +93,7 @@ type Options struct {
 //
 // Every write is bounded by Options.Timeout from its own start, so a Client
 // idle for long, a long envelope or a slow reader of the message never
-// meets a deadline left from an earlier reply. Calls with a context that
-// can end are watched by one goroutine of the Client's, which ends when
-// the Client is closed: Quit or Close a Client you no longer use.
+// meets a deadline left from an earlier reply.
 type Client struct {
 	conn  net.Conn
 	bw    *bufio.Writer
@@ -130,15 +128,12 @@ type Client struct {
 	err    error       // set once the connection is unusable; owned by the caller's goroutine
 	closed atomic.Bool // Close was called
 
-	mu        sync.Mutex // guards what follows against the context watcher
-	call      uint64     // the number of the call being watched
-	cancelled bool       // the call's context ended: the deadline is in the past
-	ctxEnd    time.Time  // the call's context deadline; zero when none
-	watcher   struct {
-		calls chan watchedCall // a call begins
-		ended chan struct{}    // the call ended
-	} // made on the first call with a context that can end
-	done chan struct{} // closed when the connection is closed: stops the watcher
+	mu          sync.Mutex      // guards what follows against the context watcher
+	watched     context.Context // the context of the call in progress, if it can end
+	cancelled   bool            // it ended: the deadline is in the past
+	ctxEnd      time.Time       // its deadline; zero when none
+	stopWatch   func() bool     // stops the watcher of the call in progress
+	interruptFn func()          // c.interrupt, made once
 }
 
 // Dial connects to addr ("host:port"), reads the greeting, sends EHLO (HELO
@@ -269,7 +264,6 @@ func prepare(opts *Options, host, port string) (*Client, error) {
 // start runs the opening of a session over conn.
 func (c *Client) start(ctx context.Context, conn net.Conn) (*Client, error) {
 	c.conn = conn
-	c.done = make(chan struct{})
 	c.created = time.Now()
 	c.lastUsed, c.lastIO = c.created, c.created
 	c.bw = bufio.NewWriter(connWriter{c})
@@ -287,8 +281,8 @@ func (c *Client) start(ctx context.Context, conn net.Conn) (*Client, error) {
 // open reads the greeting (after the handshake, in ImplicitTLS mode),
 // says hello, and secures the connection as the mode says.
 func (c *Client) open(ctx context.Context) error {
-	stop := c.watch(ctx)
-	defer stop()
+	c.watch(ctx)
+	defer c.unwatch()
 	if c.mode == ImplicitTLS {
 		if err := c.handshake(ctx); err != nil {
 			return err
@@ -359,8 +353,8 @@ func (c *Client) Cmd(ctx context.Context, line string) (*Reply, error) {
 	if err := c.begin(ctx); err != nil {
 		return nil, err
 	}
-	stop := c.watch(ctx)
-	defer stop()
+	c.watch(ctx)
+	defer c.unwatch()
 	rep, err := c.rawRoundTrip(ctx, verb, fields, line)
 	if err != nil && rep.Code == 0 {
 		return nil, err
@@ -448,7 +442,6 @@ func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	close(c.done)
 	err := c.conn.Close()
 	c.emit(Event{Kind: EventClosed})
 	return err
@@ -459,8 +452,8 @@ func (c *Client) simple(ctx context.Context, verb string) error {
 	if err := c.begin(ctx); err != nil {
 		return err
 	}
-	stop := c.watch(ctx)
-	defer stop()
+	c.watch(ctx)
+	defer c.unwatch()
 	_, err := c.roundTrip(ctx, false, verb)
 	return err
 }
@@ -715,100 +708,57 @@ func (c *Client) setWriteDeadline() error {
 	return c.conn.SetWriteDeadline(t)
 }
 
-// watch makes a blocked read or write return as soon as ctx is done, by
-// moving the connection's deadline into the past (as pgconn does). The
-// returned func ends the call: it stops watching and, should ctx have
-// ended after the call's last read or write, undoes what the watcher did,
-// so that a late cancel leaves nothing behind for the next call.
+// watch makes a blocked read or write of the call return as soon as ctx
+// is done, by moving the connection's deadline into the past (as pgconn
+// does); unwatch ends the call. Every call that does I/O runs between the
+// two ("c.watch(ctx); defer c.unwatch()").
 //
-// One goroutine per Client watches, started on the first call whose
-// context can end and stopped when the Client closes: a call hands it the
-// context through a channel, which allocates nothing (context.AfterFunc
-// costs three allocations a call). Each call has a number, and the
-// watcher acts only for the call still running.
-func (c *Client) watch(ctx context.Context) (stop func() bool) {
+// The watcher is context.AfterFunc with a function made once per Client,
+// so a call costs AfterFunc's two allocations and no goroutine wake-up. A
+// watcher can fire late, after its call ended and another began: it acts
+// only when the context of the call being watched is done, so a late
+// cancel of one call never interrupts the next, and unwatch forgets a
+// cancel that came after the call's last read or write.
+func (c *Client) watch(ctx context.Context) {
 	c.mu.Lock()
-	c.call++
-	call := c.call
 	c.cancelled = false
 	c.ctxEnd, _ = ctx.Deadline()
+	c.watched = nil
+	if ctx.Done() != nil {
+		c.watched = ctx
+	}
 	c.mu.Unlock()
-	if ctx.Done() == nil {
-		return c.endCall
+	if c.watched == nil {
+		return
 	}
-	if c.watcher.calls == nil {
-		c.watcher.calls = make(chan watchedCall, 1)
-		c.watcher.ended = make(chan struct{}, 1)
-		go c.watchLoop(c.watcher.calls, c.watcher.ended, c.done)
+	if c.interruptFn == nil {
+		c.interruptFn = c.interrupt
 	}
-	select {
-	case c.watcher.calls <- watchedCall{ctx, call}:
-		return c.endWatchedCall
-	case <-c.done: // closed: the call fails on its own
-		return c.endCall
-	}
+	c.stopWatch = context.AfterFunc(ctx, c.interruptFn)
 }
 
-// watchedCall is a call handed to the watcher.
-type watchedCall struct {
-	ctx  context.Context
-	call uint64
-}
-
-// watchLoop is the watcher goroutine.
-func (c *Client) watchLoop(calls <-chan watchedCall, ended <-chan struct{}, done <-chan struct{}) {
-	for {
-		select {
-		case w := <-calls:
-			select {
-			case <-w.ctx.Done():
-				c.interrupt(w.call)
-				select {
-				case <-ended:
-				case <-done:
-					return
-				}
-			case <-ended:
-			case <-done:
-				return
-			}
-		case <-done:
-			return
-		}
-	}
-}
-
-// interrupt moves the deadline into the past, if call is still running.
-func (c *Client) interrupt(call uint64) {
+// interrupt moves the deadline into the past when the watched call's
+// context is done.
+func (c *Client) interrupt() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.call == call {
+	if c.watched != nil && c.watched.Err() != nil {
 		c.cancelled = true
 		c.conn.SetDeadline(time.Unix(1, 0))
 	}
 }
 
-// endWatchedCall ends a call the watcher was told of.
-func (c *Client) endWatchedCall() bool {
-	stopped := c.endCall()
-	select {
-	case c.watcher.ended <- struct{}{}:
-	case <-c.done:
+// unwatch ends the call begun by watch.
+func (c *Client) unwatch() {
+	if c.stopWatch != nil {
+		c.stopWatch()
+		c.stopWatch = nil
 	}
-	return stopped
-}
-
-// endCall ends the call: a watcher still on its way finds another call
-// number, and a cancel that came too late to interrupt anything is
-// forgotten. It reports whether the call ended before its context did.
-func (c *Client) endCall() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	stopped := !c.cancelled
-	c.call++
+	c.watched = nil
 	c.cancelled = false
 	c.ctxEnd = time.Time{}
-	return stopped
 }
 
 // fail records a broken connection: it wraps err with the command in
@@ -873,7 +823,6 @@ func (c *Client) shut(err error) {
 		c.err = err
 	}
 	if !c.closed.Swap(true) {
-		close(c.done)
 		c.conn.Close()
 		c.emit(Event{Kind: EventClosed, Err: err})
 	}

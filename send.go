@@ -40,6 +40,8 @@ type Receipt struct {
 	Rejected []*RecipientError
 	// Reply is the reply to the end of data, e.g. "250 2.0.0 OK id=1b0PsA".
 	Reply Reply
+
+	one [1]string // Accepted's array for the common single recipient: one allocation less
 }
 
 // Send runs one mail transaction: MAIL, a RCPT for each recipient, DATA and
@@ -88,8 +90,8 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 			return nil, err
 		}
 	}
-	stop := c.watch(ctx)
-	defer stop()
+	c.watch(ctx)
+	defer c.unwatch()
 	var r *Receipt
 	if p.chunked {
 		r, err = c.sendChunked(ctx, p)
@@ -186,7 +188,12 @@ func (c *Client) mailAndRcpts(ctx context.Context, p *plan, pipelined bool) (*Re
 			return nil, err
 		}
 	}
-	r := &Receipt{Accepted: make([]string, 0, len(p.to))}
+	r := &Receipt{}
+	if len(p.to) == 1 {
+		r.Accepted = r.one[:0]
+	} else {
+		r.Accepted = make([]string, 0, len(p.to))
+	}
 	for i := range p.to {
 		if err := c.queueRcpt(p, i); err != nil {
 			return nil, err
@@ -441,8 +448,8 @@ func (c *Client) Mail(ctx context.Context, from string, opts *MailOptions) error
 		return err
 	}
 	c.mailUTF8 = mo.UTF8
-	stop := c.watch(ctx)
-	defer stop()
+	c.watch(ctx)
+	defer c.unwatch()
 	_, err = c.roundTripOK(ctx, "MAIL FROM", false)
 	return err
 }
@@ -485,8 +492,8 @@ func (c *Client) Rcpt(ctx context.Context, to string, opts *RcptOptions) error {
 	if c.line, err = c.appendRcptParams(c.line, opts, c.mailUTF8); err != nil {
 		return err
 	}
-	stop := c.watch(ctx)
-	defer stop()
+	c.watch(ctx)
+	defer c.unwatch()
 	_, err = c.roundTripOK(ctx, "RCPT TO", false)
 	return err
 }
@@ -500,25 +507,24 @@ func (c *Client) Data(ctx context.Context) (io.WriteCloser, error) {
 	if err := c.begin(ctx); err != nil {
 		return nil, err
 	}
-	stop := c.watch(ctx)
+	c.watch(ctx) // until the writer's Close
 	rep, err := c.roundTripAs(ctx, "DATA", false, "DATA")
 	if err == nil && rep.Code != 354 {
 		err = c.unexpected("DATA", rep, 354)
 	}
 	if err != nil {
-		stop()
+		c.unwatch()
 		return nil, err
 	}
 	c.dw.reset(c.bw)
 	c.dataOpen = true
-	return &dataWriter{c: c, ctx: ctx, stop: stop}, nil
+	return &dataWriter{c: c, ctx: ctx}, nil
 }
 
 // dataWriter is the io.WriteCloser of Data.
 type dataWriter struct {
 	c      *Client
 	ctx    context.Context
-	stop   func() bool
 	closed bool
 }
 
@@ -541,7 +547,7 @@ func (w *dataWriter) Close() error {
 	}
 	w.closed = true
 	w.c.dataOpen = false
-	defer w.stop()
+	defer w.c.unwatch()
 	if err := w.c.usable(w.ctx); err != nil {
 		return err
 	}
