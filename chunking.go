@@ -61,9 +61,12 @@ func (c *Client) chunkWhole(ctx context.Context, p *plan, r *Receipt, pipelined 
 
 // chunkStream sends content of unknown size in chunks.
 func (c *Client) chunkStream(ctx context.Context, p *plan, r *Receipt, pipelined bool) (*Receipt, error) {
-	if c.chunk == nil {
-		c.chunk = make([]byte, 0, chunkSize+copyBufSize)
+	if c.chunkBuf == nil {
+		// Room for the BDAT line before the content, and for what the
+		// line-ending fix adds to the last read (at most twice its size).
+		c.chunkBuf = make([]byte, chunkHeadroom, chunkHeadroom+chunkSize+2*copyBufSize)
 	}
+	c.chunk = c.chunkBuf[chunkHeadroom:chunkHeadroom]
 	var dw dotWriter
 	sink := (*appendSink)(&c.chunk)
 	dw.resetChunk(sink)
@@ -77,11 +80,9 @@ func (c *Client) chunkStream(ctx context.Context, p *plan, r *Receipt, pipelined
 			return nil, err
 		}
 		total += int64(len(c.chunk))
-		c.bdatLine(int64(len(c.chunk)), last)
-		c.queue(c.line)
 		c.tx.contentOut(len(c.chunk))
 		c.tx.endSent = last
-		c.bw.Write(c.chunk)
+		c.writeChunk(last)
 		if last {
 			if err := c.flush(ctx, "BDAT"); err != nil {
 				return nil, err
@@ -128,6 +129,28 @@ func (c *Client) chunkStream(ctx context.Context, p *plan, r *Receipt, pipelined
 		}
 	}
 	return c.lastChunkReply(ctx, r, mailErr)
+}
+
+// chunkHeadroom is the room kept before a chunk for its BDAT line.
+const chunkHeadroom = 32
+
+// writeChunk writes "BDAT n [LAST]" and the chunk in c.chunk. The line is
+// put in the room before the chunk, so that line and chunk go to the
+// connection in one write, with no copy when nothing else is buffered.
+func (c *Client) writeChunk(last bool) {
+	c.bdatLine(int64(len(c.chunk)), last)
+	start := chunkHeadroom - len(c.line) - 2
+	if len(c.chunk) == 0 || &c.chunk[0] != &c.chunkBuf[:chunkHeadroom+1][chunkHeadroom] || start < 0 {
+		c.queue(c.line) // the chunk outgrew its array (not expected): two writes
+		c.bw.Write(c.chunk)
+		return
+	}
+	copy(c.chunkBuf[start:], c.line)
+	copy(c.chunkBuf[chunkHeadroom-2:], "\r\n")
+	if c.trace != nil {
+		c.lineSent(string(c.line))
+	}
+	c.bw.Write(c.chunkBuf[start : chunkHeadroom+len(c.chunk)])
 }
 
 // fillChunk reads the message into c.chunk, normalised (or as it is for

@@ -58,6 +58,12 @@ func (d *dotWriter) Write(p []byte) (int, error) {
 		d.midLine = false
 	}
 	for len(p) > 0 {
+		if n := d.cleanSpan(p); n > 0 { // lines that go out as they are, in one write
+			d.w.Write(p[:n])
+			d.midLine = false
+			p = p[n:]
+			continue
+		}
 		if !d.midLine && p[0] == '.' && d.stuff {
 			d.w.WriteByte('.')
 		}
@@ -83,6 +89,26 @@ func (d *dotWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// cleanSpan is the length of the longest prefix of p made of whole lines
+// that need no change: each ends in CRLF, holds no other CR, and (when
+// stuffing) does not start with '.'. Well-formed content, the common case,
+// is so written a run of lines at a time instead of a piece per line.
+func (d *dotWriter) cleanSpan(p []byte) int {
+	span := 0
+	for {
+		q := p[span:]
+		atLineStart := span > 0 || !d.midLine
+		if len(q) == 0 || atLineStart && q[0] == '.' && d.stuff {
+			return span
+		}
+		i := bytes.IndexByte(q, '\n')
+		if i < 1 || q[i-1] != '\r' || bytes.IndexByte(q[:i-1], '\r') >= 0 {
+			return span
+		}
+		span += i + 1
+	}
 }
 
 // writeLinePart writes a piece of one line that holds no LF. A CR inside it

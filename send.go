@@ -92,6 +92,9 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 	}
 	c.watch(ctx)
 	defer c.unwatch()
+	if p.mail.Size == 0 || p.mail.Size > commandBufSize {
+		c.growWriteBuffer()
+	}
 	var r *Receipt
 	if p.chunked {
 		r, err = c.sendChunked(ctx, p)
