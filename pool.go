@@ -114,9 +114,9 @@ func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt
 	if err != nil {
 		return nil, err
 	}
-	rewind := rewinder(msg)
+	start := startOf(msg)
 	r, err := c.Send(ctx, env, msg)
-	if err != nil && reused && c.tx.retrySafe(err, rewind) {
+	if err != nil && reused && c.tx.retrySafe(err, start) {
 		c.Close()
 		if c, err = p.dial(ctx); err != nil {
 			return nil, err
@@ -127,21 +127,33 @@ func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt
 	return r, err
 }
 
-// rewinder returns a func that puts msg back where it is now, or nil when
-// msg cannot be rewound.
-func rewinder(msg io.Reader) func() bool {
+// messageStart is where a message was when Send got it, to rewind it for
+// a retry; a value, so that finding it allocates nothing.
+type messageStart struct {
+	s   io.Seeker // nil when the message cannot be rewound
+	pos int64
+}
+
+// startOf notes where msg is now.
+func startOf(msg io.Reader) messageStart {
 	s, ok := msg.(io.Seeker)
 	if !ok {
-		return nil
+		return messageStart{}
 	}
 	pos, err := s.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return nil
+		return messageStart{}
 	}
-	return func() bool {
-		_, err := s.Seek(pos, io.SeekStart)
-		return err == nil
+	return messageStart{s, pos}
+}
+
+// rewind puts the message back where it was, and reports whether it could.
+func (m messageStart) rewind() bool {
+	if m.s == nil {
+		return false
 	}
+	_, err := m.s.Seek(m.pos, io.SeekStart)
+	return err == nil
 }
 
 // enter counts a Send in, unless the pool is closed.

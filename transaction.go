@@ -55,7 +55,7 @@ func (t *transaction) contentOut(n int) { t.written += int64(n) }
 
 // retrySafe reports whether a Send that failed with err may be sent again
 // on another connection without any risk of a second delivery, and, when
-// the message was read, rewinds it with rewind (nil when it cannot be).
+// the message was read, rewinds it to start.
 // The failure must prove that the server cannot have taken the message:
 //
 //   - a 421 to MAIL: no transaction was ever open, whatever was pipelined
@@ -67,7 +67,7 @@ func (t *transaction) contentOut(n int) { t.written += int64(n) }
 //
 // A context's end, a refusal of the message, and a failure once the end of
 // data was sent (ErrDeliveryUnknown) never qualify.
-func (t *transaction) retrySafe(err error, rewind func() bool) bool {
+func (t *transaction) retrySafe(err error, start messageStart) bool {
 	if t.replied || errors.Is(err, ErrDeliveryUnknown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -84,5 +84,5 @@ func (t *transaction) retrySafe(err error, rewind func() bool) bool {
 	default:
 		return false
 	}
-	return t.taken == 0 || rewind != nil && rewind()
+	return t.taken == 0 || start.rewind()
 }
