@@ -245,7 +245,7 @@ func (c *Client) writeChunkContent(ctx context.Context, p *plan) error {
 			if p.deny8bit && has8bit(c.copyBuf[:n]) {
 				return c.refuse8bit()
 			}
-			if err := c.setDeadline(ctx, c.timeout()); err != nil {
+			if err := ctx.Err(); err != nil { // writes may only fill the buffer: look
 				return c.fail(ctx, "BDAT", err)
 			}
 			c.tx.contentOut(n)

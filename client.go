@@ -530,11 +530,9 @@ func (c *Client) writeLine(line []byte) error {
 	return nil
 }
 
-// flush sends what is buffered, within the call's deadlines.
+// flush sends what is buffered, within the call's deadlines (connWriter
+// sets them for each write).
 func (c *Client) flush(ctx context.Context, verb string) error {
-	if err := c.setDeadline(ctx, c.timeout()); err != nil {
-		return c.fail(ctx, verb, err)
-	}
 	if err := c.bw.Flush(); err != nil {
 		return c.fail(ctx, verb, err)
 	}
@@ -544,7 +542,7 @@ func (c *Client) flush(ctx context.Context, verb string) error {
 // readReply reads one reply within wait and the context's deadline. Any
 // failure to read or parse it closes the Client.
 func (c *Client) readReply(ctx context.Context, verb string, keepText bool, wait time.Duration) (Reply, error) {
-	if err := c.setDeadline(ctx, wait); err != nil {
+	if err := c.setReadDeadline(ctx, wait); err != nil {
 		return Reply{}, c.fail(ctx, verb, err)
 	}
 	rep, err := c.rr.read(keepText)
@@ -662,6 +660,22 @@ func (c *Client) setDeadline(ctx context.Context, wait time.Duration) error {
 		return context.Cause(ctx)
 	}
 	return c.conn.SetDeadline(t)
+}
+
+// setReadDeadline bounds the next read by wait and the context. (Writes
+// get theirs from connWriter: a reply's deadline never needs a timer of
+// the write side, and the other way round.)
+func (c *Client) setReadDeadline(ctx context.Context, wait time.Duration) error {
+	t := time.Now().Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(t) {
+		t = d
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancelled {
+		return context.Cause(ctx)
+	}
+	return c.conn.SetReadDeadline(t)
 }
 
 // maxWriteChunk is the most written to the connection under one deadline:

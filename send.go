@@ -347,12 +347,14 @@ func (c *Client) readFailed(rerr error) error {
 	return err
 }
 
-// writeContent encodes one piece of the message, within the timeout.
+// writeContent encodes one piece of the message. Each write to the
+// connection has its own deadline (connWriter); a piece that only fills the
+// buffer still stops at the end of the context.
 func (c *Client) writeContent(ctx context.Context, p []byte, deny8bit bool) error {
 	if deny8bit && has8bit(p) {
 		return c.refuse8bit()
 	}
-	if err := c.setDeadline(ctx, c.timeout()); err != nil {
+	if err := ctx.Err(); err != nil {
 		return c.fail(ctx, "DATA", err)
 	}
 	c.tx.contentOut(len(p))
