@@ -6,8 +6,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -200,13 +203,40 @@ func TestInjectionAuthMechanismRefused(t *testing.T) {
 
 // smugglingServer is the in-process server of FuzzSendSmuggling. It reads
 // commands as a real server does: the content after DATA up to the first
-// CRLF.CRLF, and every line after that as a command. Its replies go out
-// through a queue so that a client still writing a smuggled tail cannot
-// deadlock it.
+// CRLF.CRLF; after "BDAT n" or "BDAT n LAST" (RFC 3030, when it offers
+// CHUNKING) exactly n bytes, whatever they hold; and every line after that
+// as a command. Its replies go out through a queue so that a client still
+// writing a smuggled tail cannot deadlock it.
 type smugglingServer struct {
-	data     [][]byte // the content of each DATA, with its final ".\r\n"
-	commands []string // the commands after the first DATA
-	afterDot []byte   // every byte received after the first DATA line
+	chunking bool        // offer CHUNKING (with PIPELINING and 8BITMIME, as always)
+	data     [][]byte    // the content of each DATA, with its final ".\r\n"
+	chunks   []bdatChunk // every BDAT the server took, in order
+	commands []string    // the commands after the first DATA or BDAT
+	afterDot []byte      // every byte received after the first DATA line
+	wire     []byte      // every byte received from the first BDAT line on
+}
+
+// bdatChunk is one BDAT as the server read it.
+type bdatChunk struct {
+	line    string // the command line as received, its line ending included
+	last    bool   // "BDAT n LAST"
+	content []byte // the bytes read after the line: n of them, unless the connection ended first
+}
+
+// maxBDATDigits bounds the size a BDAT may announce to the smuggling
+// server (under 10 MB, its SIZE), so that a wild size cannot make it
+// allocate or wait for more.
+const maxBDATDigits = 7
+
+// readBDATLine reads "BDAT n" or "BDAT n LAST" (cmd upper-cased, without its
+// line ending).
+func readBDATLine(cmd string) (size int, last, ok bool) {
+	num, flag, hasFlag := strings.Cut(strings.TrimPrefix(cmd, "BDAT "), " ")
+	if hasFlag && flag != "LAST" || num == "" || len(num) > maxBDATDigits || strings.Trim(num, "0123456789") != "" {
+		return 0, false, false
+	}
+	size, err := strconv.Atoi(num)
+	return size, hasFlag, err == nil
 }
 
 func (s *smugglingServer) serve(conn net.Conn) {
@@ -239,7 +269,7 @@ func (s *smugglingServer) serve(conn net.Conn) {
 		default: // the client is not reading: it has failed anyway
 		}
 	}
-	sawData := false
+	sawData, sawBDAT := false, false
 	br := bufio.NewReader(conn)
 	reply("220 fuzz.test ESMTP\r\n")
 	for {
@@ -247,16 +277,27 @@ func (s *smugglingServer) serve(conn net.Conn) {
 		if sawData {
 			s.afterDot = append(s.afterDot, line...)
 		}
+		if sawBDAT {
+			s.wire = append(s.wire, line...)
+		}
 		if err != nil {
 			return
 		}
 		cmd := strings.ToUpper(strings.TrimRight(string(line), "\r\n"))
-		if sawData {
+		if !sawBDAT && strings.HasPrefix(cmd, "BDAT ") {
+			sawBDAT = true
+			s.wire = append(s.wire, line...)
+		}
+		if sawData || sawBDAT {
 			s.commands = append(s.commands, cmd)
 		}
 		switch {
 		case strings.HasPrefix(cmd, "EHLO "):
-			reply("250-fuzz.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n")
+			chunking := ""
+			if s.chunking {
+				chunking = "250-CHUNKING\r\n"
+			}
+			reply("250-fuzz.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n" + chunking + "250-SMTPUTF8\r\n250 SIZE 10485760\r\n")
 		case strings.HasPrefix(cmd, "MAIL FROM:"), strings.HasPrefix(cmd, "RCPT TO:"):
 			reply("250 2.1.0 Ok\r\n")
 		case cmd == "DATA":
@@ -270,12 +311,37 @@ func (s *smugglingServer) serve(conn net.Conn) {
 				l, err := br.ReadSlice('\n')
 				data = append(data, l...)
 				s.afterDot = append(s.afterDot, l...)
+				if sawBDAT {
+					s.wire = append(s.wire, l...)
+				}
 				if err != nil && err != bufio.ErrBufferFull {
 					return
 				}
 			}
 			s.data = append(s.data, data)
 			reply("250 2.0.0 Ok: queued\r\n")
+		case strings.HasPrefix(cmd, "BDAT "):
+			size, last, ok := readBDATLine(cmd)
+			if !s.chunking || !ok {
+				reply("501 5.5.4 Syntax: BDAT size [LAST]\r\n")
+				break
+			}
+			ch := bdatChunk{line: string(line), last: last, content: make([]byte, size)}
+			n, err := io.ReadFull(br, ch.content) // exactly n bytes, CRLF.CRLF and command lines included
+			ch.content = ch.content[:n]
+			s.chunks = append(s.chunks, ch)
+			s.wire = append(s.wire, ch.content...)
+			if sawData {
+				s.afterDot = append(s.afterDot, ch.content...)
+			}
+			if err != nil {
+				return
+			}
+			if last {
+				reply("250 2.0.0 Ok: queued\r\n")
+			} else {
+				reply("250 2.0.0 Ok: " + strconv.Itoa(size) + " octets\r\n")
+			}
 		case cmd == "QUIT":
 			reply("221 2.0.0 Bye\r\n")
 			quit = true
@@ -303,59 +369,121 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// The mode byte of FuzzSendSmuggling. mode%3 picks the way the body goes:
+// 0 Send with a sized reader (one "BDAT n LAST" over CHUNKING), 1 Send
+// with an opaque reader handing out chunk bytes at a time (BDAT chunks of
+// unknown size), 2 Mail, Rcpt and the Data writer in writes of chunk bytes
+// (always DATA: Client.Data is DATA by definition). Two bits add to that:
+const (
+	// modeChunking: the server offers CHUNKING (RFC 3030).
+	modeChunking = 0x80
+	// modeAstride: with modeChunking and the opaque reader, the body
+	// follows padding that puts its byte chunk%(len(body)+1) on the end of
+	// the first BDAT chunk, so that the fuzzer's bytes straddle two chunks.
+	modeAstride = 0x40
+)
+
+// smugglingMode is the mode byte for path (mode%3) with the bits of flags.
+func smugglingMode(path, flags uint8) uint8 {
+	m := flags
+	for m%3 != path%3 {
+		m++
+	}
+	return m
+}
+
+// smugglingPad is the padding of modeAstride; never written to.
+var smugglingPad = bytes.Repeat([]byte("a"), chunkSize)
+
+// clip quotes b for an error message, its middle cut out when long.
+func clip(b []byte) string {
+	if len(b) <= 512 {
+		return strconv.Quote(string(b))
+	}
+	return fmt.Sprintf("%q…(%d bytes)…%q", b[:200], len(b)-400, b[len(b)-200:])
+}
+
 // FuzzSendSmuggling sends a random body through a real Client, by Send
 // (with a sized reader or an opaque one handing out chunks) or by the Data
-// writer (in chunked writes), to an in-process server, and checks what came
-// after DATA on the wire: no bare CR or LF, exactly one end-of-data
-// sequence, at the end of the content, then only QUIT; and the content
-// unstuffed is the body with its line endings made CRLF.
+// writer (in chunked writes), to an in-process server that offers CHUNKING
+// or not, and checks what came after the first DATA or BDAT on the wire.
+// Over DATA: no bare CR or LF, exactly one end-of-data sequence, at the end
+// of the content, then only QUIT; and the content unstuffed is the body
+// with its line endings made CRLF. Over BDAT: every BDAT line well formed
+// and followed by exactly as many bytes as it announced, exactly one BDAT
+// LAST, the last, then only QUIT; and the chunks put together are the body
+// with its line endings made CRLF, unstuffed.
 func FuzzSendSmuggling(f *testing.F) {
 	for _, tt := range dataCases {
 		f.Add([]byte(tt.body), uint8(0), uint16(1))
+		f.Add([]byte(tt.body), smugglingMode(0, modeChunking), uint16(1))
+		f.Add([]byte(tt.body), smugglingMode(1, modeChunking), uint16(3))
 	}
 	for _, s := range []string{
 		"a\r\n.\r\nMAIL FROM:<x>\r\nRCPT TO:<eve@evil.test>\r\nDATA\r\nsmuggled\r\n.\r\n",
 		"a\n.\nMAIL FROM:<x>\n", "a\r\n.\rMAIL FROM:<x>\r\n", "a\n.\r\nRSET\r\n", "a\r.\r\nRSET\r\n",
 		"a\r\n.\nRSET\n", "\r\n.\r\n", ".\r\n", ".", "\r", "\n", "..\r\n..\r\n.", "x\r\r\n.\r\r\n",
 		"Subject: é\r\n\r\n\xff\xfe\r\n.\r\n", "\x00\r\n.\x00\r\n",
+		"a\r\nBDAT 5 LAST\r\nxxxxxQUIT\r\n", "a\r\nQUIT\r\n", "a\rBDAT 0 LAST\r",
 	} {
-		for mode := range uint8(3) {
-			f.Add([]byte(s), mode, uint16(1))
-			f.Add([]byte(s), mode, uint16(2))
+		for path := range uint8(3) {
+			for _, flags := range []uint8{0, modeChunking} {
+				f.Add([]byte(s), smugglingMode(path, flags), uint16(1))
+				f.Add([]byte(s), smugglingMode(path, flags), uint16(2))
+			}
 		}
+		f.Add([]byte(s), smugglingMode(1, modeChunking|modeAstride), uint16(len(s)/2))
+		f.Add([]byte(s), smugglingMode(1, modeChunking|modeAstride), uint16(1))
 	}
-	f.Fuzz(checkSmuggling)
+	f.Fuzz(func(t *testing.T, body []byte, mode uint8, chunk uint16) {
+		checkSmuggling(t, body, mode, chunk)
+	})
 }
 
 // TestSmugglingAcrossBuffers puts smuggling sequences astride the
 // boundaries of the client's buffers (bufio's 4 KiB, the 32 KiB pieces
-// Send reads), where a random body of a fuzzer's size seldom reaches.
+// Send reads, the BDAT chunks of a message of unknown size), where a
+// random body of a fuzzer's size seldom reaches; over DATA and over BDAT.
 func TestSmugglingAcrossBuffers(t *testing.T) {
 	t.Parallel()
-	payloads := []string{"\r\n.\r\nRSET\r\n", "\n.\nRSET\n", "\r.\rRSET\r", "\n.\r\nRSET\r\n", "\r\n.\nRSET\n", "\r\r\n.\r\r\n"}
-	for _, boundary := range []int{4096, 32 << 10, 64 << 10} {
+	payloads := []string{"\r\n.\r\nRSET\r\n", "\n.\nRSET\n", "\r.\rRSET\r", "\n.\r\nRSET\r\n", "\r\n.\nRSET\n", "\r\r\n.\r\r\n",
+		"\r\nBDAT 6 LAST\r\nxxxxxx", "\rQUIT\r"}
+	for _, boundary := range []int{4096, 32 << 10, 64 << 10, chunkSize} {
 		for shift := -6; shift <= 1; shift++ {
 			for _, p := range payloads {
 				body := append(bytes.Repeat([]byte("a"), boundary+shift), p...)
 				body = append(body, "tail\r\n"...)
-				checkSmuggling(t, body, 0, 0) // a sized reader: no chunks
-				for mode := uint8(1); mode < 3; mode++ {
-					checkSmuggling(t, body, mode, 4096)
-					checkSmuggling(t, body, mode, 32<<10-1)
+				for _, flags := range []uint8{0, modeChunking} {
+					checkSmuggling(t, body, smugglingMode(0, flags), 0) // a sized reader: no chunks
+					for path := uint8(1); path < 3; path++ {
+						for _, chunk := range []uint16{4096, 32<<10 - 1} {
+							n := checkSmuggling(t, body, smugglingMode(path, flags), chunk)
+							if flags == modeChunking && path == 1 && boundary == chunkSize && n < 2 {
+								t.Fatalf("%d bytes of unknown size went in %d BDAT chunks, want at least 2", len(body), n)
+							}
+						}
+					}
 				}
 			}
 		}
 	}
 }
 
-// checkSmuggling is the property of FuzzSendSmuggling for one body.
-func checkSmuggling(t *testing.T, body []byte, mode uint8, chunk uint16) {
+// checkSmuggling is the property of FuzzSendSmuggling for one body. It
+// returns the number of BDAT chunks the server read.
+func checkSmuggling(t *testing.T, body []byte, mode uint8, chunk uint16) int {
+	t.Helper()
+	path, chunking := mode%3, mode&modeChunking != 0
+	var pad []byte
+	if chunking && path == 1 && mode&modeAstride != 0 {
+		pad = smugglingPad[:chunkSize-int(chunk)%(len(body)+1)]
+	}
 	size := int(chunk)
 	if size == 0 {
 		size = len(body) + 1
 	}
 	client, server := net.Pipe()
-	var s smugglingServer
+	s := smugglingServer{chunking: chunking}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -367,11 +495,15 @@ func checkSmuggling(t *testing.T, body []byte, mode uint8, chunk uint16) {
 		t.Fatalf("NewClient: %v", err)
 	}
 	env := &Envelope{From: "a@example.com", To: []string{"b@example.com"}}
-	switch mode % 3 {
+	switch path {
 	case 0:
 		_, err = c.Send(ctx, env, bytes.NewReader(body))
 	case 1:
-		_, err = c.Send(ctx, env, &chunkReader{b: body, n: size})
+		var msg io.Reader = &chunkReader{b: body, n: size}
+		if pad != nil {
+			msg = io.MultiReader(bytes.NewReader(pad), msg)
+		}
+		_, err = c.Send(ctx, env, msg)
 	case 2:
 		err = c.Mail(ctx, env.From, nil)
 		if err == nil {
@@ -390,31 +522,44 @@ func checkSmuggling(t *testing.T, body []byte, mode uint8, chunk uint16) {
 			err = w.Close()
 		}
 	}
+	if pad != nil {
+		body = append(pad[:len(pad):len(pad)], body...)
+	}
 	if err != nil {
-		t.Fatalf("sending %q (mode %d, chunk %d): %v", body, mode%3, size, err)
+		c.Close()
+		<-done
+		t.Fatalf("sending %s (mode %#x: path %d, CHUNKING %v; chunk %d): %v; the server read %d DATA, the BDAT lines %s, then the commands %q",
+			clip(body), mode, path, chunking, size, err, len(s.data), bdatLines(s.chunks), s.commands)
 	}
 	if err := c.Quit(ctx); err != nil {
 		t.Errorf("Quit: %v", err)
 	}
 	<-done
+	if chunking && path != 2 {
+		checkChunks(t, &s, body, path == 0)
+		return len(s.chunks)
+	}
+	if len(s.chunks) != 0 {
+		t.Fatalf("BDAT over the Data writer or to a server without CHUNKING: %s", bdatLines(s.chunks))
+	}
 	if len(s.data) != 1 {
 		t.Fatalf("the server read %d messages, want 1", len(s.data))
 	}
 	if len(s.commands) != 1 || s.commands[0] != "QUIT" {
-		t.Fatalf("after the content the server read the commands %q, want only QUIT (body %q)", s.commands, body)
+		t.Fatalf("after the content the server read the commands %q, want only QUIT (body %s)", s.commands, clip(body))
 	}
 	// The wire after the DATA command, from that line's CRLF on.
 	stream := append([]byte("\r\n"), s.afterDot...)
 	for i, b := range stream {
 		if b == '\r' && (i+1 == len(stream) || stream[i+1] != '\n') {
-			t.Fatalf("bare CR at %d after DATA: %q", i-2, s.afterDot)
+			t.Fatalf("bare CR at %d after DATA: %s", i-2, clip(s.afterDot))
 		}
 		if b == '\n' && (i == 0 || stream[i-1] != '\r') {
-			t.Fatalf("bare LF at %d after DATA: %q", i-2, s.afterDot)
+			t.Fatalf("bare LF at %d after DATA: %s", i-2, clip(s.afterDot))
 		}
 	}
 	if n := bytes.Count(stream, []byte("\r\n.\r\n")); n != 1 || !bytes.HasSuffix(stream, []byte("\r\n.\r\nQUIT\r\n")) {
-		t.Fatalf("%d end-of-data sequences after DATA, want exactly one, at the end: %q", n, s.afterDot)
+		t.Fatalf("%d end-of-data sequences after DATA, want exactly one, at the end: %s", n, clip(s.afterDot))
 	}
 	content := append([]byte("\r\n"), s.data[0]...)
 	content = content[2 : len(content)-3]
@@ -423,13 +568,73 @@ func checkSmuggling(t *testing.T, body []byte, mode uint8, chunk uint16) {
 		got = append(got, bytes.TrimPrefix(line, []byte("."))...)
 	}
 	if want := normalize(body); !bytes.Equal(got, want) {
-		t.Fatalf("the server unstuffed %q, want %q", got, want)
+		t.Fatalf("the server unstuffed %s, want %s", clip(got), clip(want))
 	}
+	return 0
+}
+
+// checkChunks checks a message sent by Send over CHUNKING, as the server
+// read it: no DATA; every BDAT line "BDAT n" or "BDAT n LAST" with its
+// CRLF, and n the bytes that followed it before the next command line;
+// exactly one BDAT LAST, the last BDAT; then only QUIT, nothing else on the
+// wire; a sized message in one BDAT; and the chunks put together are the
+// body with every line ending made CRLF (a bare CR or LF too, a CRLF added
+// at the end when missing) and nothing stuffed.
+func checkChunks(t *testing.T, s *smugglingServer, body []byte, sized bool) {
+	t.Helper()
+	if len(s.data) != 0 {
+		t.Fatalf("DATA to a server offering CHUNKING (%d messages), want BDAT", len(s.data))
+	}
+	if len(s.chunks) == 0 {
+		t.Fatalf("no BDAT chunk; the commands from the first BDAT on: %q", s.commands)
+	}
+	var content, rebuilt []byte
+	want := make([]string, 0, len(s.chunks)+1)
+	for i, ch := range s.chunks {
+		line := "BDAT " + strconv.Itoa(len(ch.content))
+		if ch.last {
+			line += " LAST"
+		}
+		if ch.line != line+"\r\n" {
+			t.Fatalf("BDAT %d of %d is the line %q and %d bytes followed it before the connection ended, want %q",
+				i+1, len(s.chunks), ch.line, len(ch.content), line+"\r\n")
+		}
+		if ch.last != (i == len(s.chunks)-1) {
+			t.Fatalf("BDAT %d of %d is %q: exactly one BDAT LAST, the last, is wanted: %s", i+1, len(s.chunks), ch.line, bdatLines(s.chunks))
+		}
+		content = append(content, ch.content...)
+		rebuilt = append(append(rebuilt, ch.line...), ch.content...)
+		want = append(want, line)
+	}
+	want = append(want, "QUIT")
+	if !slices.Equal(s.commands, want) {
+		t.Fatalf("from the first BDAT on the server read the commands %q, want %q: a BDAT size is not the count of the bytes sent after it, or something followed BDAT LAST (body %s)",
+			s.commands, want, clip(body))
+	}
+	if rebuilt = append(rebuilt, "QUIT\r\n"...); !bytes.Equal(s.wire, rebuilt) {
+		t.Fatalf("the wire from the first BDAT on is %s, want its BDAT lines, their chunks and QUIT: %s", clip(s.wire), clip(rebuilt))
+	}
+	if sized && len(s.chunks) != 1 {
+		t.Fatalf("a message of known size went in %d BDAT chunks, want one BDAT n LAST: %s", len(s.chunks), bdatLines(s.chunks))
+	}
+	if want := normalize(body); !bytes.Equal(content, want) {
+		t.Fatalf("the BDAT chunks hold %s, want %s (the body with CRLF line endings, not dot-stuffed)", clip(content), clip(want))
+	}
+}
+
+// bdatLines are the command lines of chunks, each with the count of the
+// bytes the server read after it, for error messages.
+func bdatLines(chunks []bdatChunk) string {
+	lines := make([]string, len(chunks))
+	for i, ch := range chunks {
+		lines[i] = fmt.Sprintf("%q+%d bytes", ch.line, len(ch.content))
+	}
+	return "[" + strings.Join(lines, " ") + "]"
 }
 
 // TestInjectionCredentialsStayInBase64: CR and LF in a user name, password
 // or token never reach the wire as line breaks: every line after AUTH is
-// base64 (the SASL separators inside it are TestBugSASLFieldInjection's
+// base64 (the SASL separators inside it are TestSASLFieldsRefuseSeparators'
 // matter).
 func TestInjectionCredentialsStayInBase64(t *testing.T) {
 	t.Parallel()
