@@ -2,9 +2,9 @@
 
 package main
 
-// mailwire's Pool, for scenario (e). Build with -tags nomailwirepool to
-// leave it out (its row then reads "n/a (Pool not built)"), e.g. while the
-// library's Pool API is being changed.
+// mailwire's Pool, for scenarios (e) and (g). Build with -tags
+// nomailwirepool to leave it out (its rows then read "n/a (Pool not
+// built)"), e.g. while the library's Pool API is being changed.
 
 import (
 	"context"
