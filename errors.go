@@ -162,7 +162,21 @@ type protocolError struct {
 
 func (e *protocolError) Error() string { return e.msg }
 
+// ErrInvalidArgument is matched, with errors.Is, by every error that
+// refuses an argument of the caller's (an address with a line break, a
+// malformed pin, a DSN option the server lacks, a message that cannot go
+// as asked) before anything of it was sent. The error says what was wrong;
+// the same call with the same arguments fails the same way.
+var ErrInvalidArgument = errors.New("smtp: invalid argument")
+
+// inputError is a caller's argument refused: ErrInvalidArgument with the
+// words that say why.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string   { return e.err.Error() }
+func (e *inputError) Unwrap() []error { return []error{ErrInvalidArgument, e.err} }
+
 // errInput is a caller's argument refused before anything was sent.
 func errInput(format string, args ...any) error {
-	return fmt.Errorf("smtp: "+format, args...)
+	return &inputError{fmt.Errorf("smtp: "+format, args...)}
 }

@@ -3,11 +3,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"reflect"
-	"strings"
 
 	smtp "github.com/mailwire/smtp"
 )
@@ -63,52 +60,31 @@ func (e *apiError) json() string {
 	return string(b)
 }
 
-// plainError is the type of errors.New's errors, which is what the library
-// returns for a caller's argument it refuses (an unexported errInput).
-var plainError = reflect.TypeOf(errors.New(""))
+// statusOf maps the library's classes onto the C enum.
+var statusOf = map[smtp.ErrorClass]int{
+	smtp.ClassDeliveryUnknown: statusDeliveryUnknown,
+	smtp.ClassInvalidArgument: statusInvalid,
+	smtp.ClassSecurity:        statusTLS,
+	smtp.ClassAuth:            statusAuth,
+	smtp.ClassTemporary:       statusTemporary,
+	smtp.ClassPermanent:       statusPermanent,
+	smtp.ClassClosed:          statusClosed,
+	smtp.ClassTimeout:         statusTimeout,
+	smtp.ClassNetwork:         statusNetwork,
+}
 
-// classify sorts an error of the library into a status. The order matters:
-// ErrDeliveryUnknown wraps a network error or a timeout, a refused
-// STARTTLS wraps the server's *Error, and so on.
+// classify sorts an error of the library into a status, by smtp.Classify,
+// and gathers the server's reply and the refused recipients.
 func classify(err error) *apiError {
 	var (
-		status int
-		rcpts  *smtp.RecipientsError
-		reply  *smtp.Error
+		rcpts *smtp.RecipientsError
+		reply *smtp.Error
 	)
-	switch {
-	case errors.Is(err, smtp.ErrDeliveryUnknown):
-		status = statusDeliveryUnknown
-	case errors.Is(err, smtp.ErrTLSHandshake), errors.Is(err, smtp.ErrPinMismatch),
-		errors.Is(err, smtp.ErrStartTLSNotOffered), errors.Is(err, smtp.ErrStartTLSRefused),
-		errors.Is(err, smtp.ErrStartTLSInjection):
-		status = statusTLS
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		status = statusTimeout
-	case errors.Is(err, smtp.ErrInsecureAuth), errors.Is(err, smtp.ErrAuthNotOffered):
-		status = statusAuth
-	case errors.Is(err, smtp.ErrClosed), errors.Is(err, smtp.ErrPoolClosed):
-		status = statusClosed
-	case errors.As(err, &rcpts):
-		status = statusPermanent
-		for _, r := range rcpts.Rejected {
-			if r.Err.Temporary() {
-				status = statusTemporary // some may go through later
-			}
-		}
-	case errors.As(err, &reply):
-		status = statusPermanent
-		if reply.Temporary() {
-			status = statusTemporary
-		}
-	case reflect.TypeOf(err) == plainError && strings.HasPrefix(err.Error(), "smtp: "):
-		// A bare error, wrapping nothing: the library's refusal of an
-		// argument. Network failures wrap their cause, and protocol
-		// errors have a type of their own.
-		status = statusInvalid
-	default:
-		status = statusNetwork
+	status, ok := statusOf[smtp.Classify(err)]
+	if !ok {
+		status = statusInternal
 	}
+	errors.As(err, &rcpts)
 	e := &apiError{status: status, Category: categoryOf(status), Error: err.Error()}
 	if rcpts != nil {
 		for _, r := range rcpts.Rejected {

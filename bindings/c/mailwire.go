@@ -153,7 +153,8 @@ typedef enum mailwire_status {
 	// may succeed.
 	MAILWIRE_E_TEMPORARY = -2,
 	// "permanent": the server refused with a 5xx reply (a refused recipient,
-	// AUTH credentials, the message); do not retry as is.
+	// the message), or the message is larger than its SIZE; do not retry
+	// as is.
 	MAILWIRE_E_PERMANENT = -3,
 	// "delivery_unknown": the connection broke, or the wait timed out, after
 	// the message was sent and before the server answered: it may have been
@@ -168,9 +169,10 @@ typedef enum mailwire_status {
 	// "timeout": timeout_ms or options.timeout_ms expired (before the
 	// message was sent; afterwards it is MAILWIRE_E_DELIVERY_UNKNOWN).
 	MAILWIRE_E_TIMEOUT = -7,
-	// "auth": the server offers no AUTH mechanism that may be used (none at
-	// all, or only ones that would reveal the password without TLS). A
-	// refused password is MAILWIRE_E_PERMANENT with command "AUTH".
+	// "auth": authentication failed: the server refused the credentials
+	// (command "AUTH" and its reply in the error), or offers no AUTH
+	// mechanism that may be used (none at all, or only ones that would
+	// reveal the password without TLS).
 	MAILWIRE_E_AUTH = -8,
 	// "closed": the client or pool was closed, by the server (after a
 	// failure) or by mailwire_pool_close while the call waited.

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -63,6 +62,7 @@ func TestParseOptions(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	_, invalid := smtp.PinVerifier("sha256//not-a-pin") // an argument the library refuses
 	rcpt := func(code int) *smtp.RecipientError {
 		return &smtp.RecipientError{Addr: "x@y", Err: &smtp.Error{Command: "RCPT TO", Reply: smtp.Reply{Code: code}}}
 	}
@@ -80,7 +80,9 @@ func TestClassify(t *testing.T) {
 		{smtp.ErrClosed, statusClosed},
 		{smtp.ErrPoolClosed, statusClosed},
 		{fmt.Errorf("x: %w", smtp.ErrInsecureAuth), statusAuth},
-		{errors.New("smtp: RCPT TO \"a\\r\": control character"), statusInvalid},
+		{invalid, statusInvalid},
+		{fmt.Errorf("%w: 20 bytes", smtp.ErrMessageTooLarge), statusPermanent},
+		{&smtp.Error{Command: "AUTH", Reply: smtp.Reply{Code: 535}}, statusAuth},
 		{fmt.Errorf("smtp: DATA: %w", io.ErrUnexpectedEOF), statusNetwork},
 	} {
 		if got := classify(tc.err); got.status != tc.want {

@@ -118,6 +118,8 @@ func withPort(addr string) string {
 
 // exitCode chooses the exit code for err, after sysexits.h:
 //
+//   - 2: an argument the library refuses (smtp.ErrInvalidArgument), as
+//     for any other misuse of the command line.
 //   - 75 (EX_TEMPFAIL): a 4xx reply, a network failure or timeout, and
 //     smtp.ErrDeliveryUnknown (see send -h for why).
 //   - 65 (EX_DATAERR): a 5xx to MAIL, RCPT, DATA or the end of data: this
@@ -138,6 +140,10 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, smtp.ErrDeliveryUnknown):
 		return exitTempFail
+	case errors.Is(err, smtp.ErrInvalidArgument):
+		return exitUsage // the library refused an argument given on the command line
+	case errors.Is(err, smtp.ErrMessageTooLarge):
+		return exitDataErr
 	case errors.As(err, &rs):
 		return rejectedCode(rs.Rejected)
 	case errors.As(err, &e):

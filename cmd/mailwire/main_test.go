@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mailwire/smtp"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -90,5 +93,18 @@ func TestDemoRefusalOnce(t *testing.T) {
 	want := "#   rejected: smtp: RCPT TO:<nobody@example.com>: 550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown (bad destination mailbox address)"
 	if len(rejected) != 1 || rejected[0] != want {
 		t.Errorf("rejected lines %q, want one: %q", rejected, want)
+	}
+}
+
+// Exit codes follow the library's classes: an argument it refuses is a
+// usage error, a message over SIZE a data error.
+func TestExitCodeOfLibraryRefusals(t *testing.T) {
+	_, invalid := smtp.PinVerifier("sha256//not-a-pin")
+	if got := exitCode(invalid); got != exitUsage {
+		t.Errorf("exitCode(%v) = %d, want %d", invalid, got, exitUsage)
+	}
+	tooLarge := fmt.Errorf("%w: 20 bytes", smtp.ErrMessageTooLarge)
+	if got := exitCode(tooLarge); got != exitDataErr {
+		t.Errorf("exitCode(%v) = %d, want %d", tooLarge, got, exitDataErr)
 	}
 }

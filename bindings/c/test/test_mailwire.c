@@ -458,7 +458,7 @@ static void test_open_errors(struct server *s) {
 	/* A wrong password: the server's 535, command AUTH. */
 	options(opts, sizeof opts, s, NULL, "wrong-password");
 	rc = mailwire_open(s->addr, opts, NULL, NULL, TIMEOUT_MS, &c, &err);
-	CHECK(rc == MAILWIRE_E_PERMANENT && err && strstr(err, "\"command\":\"AUTH\"") && strstr(err, "\"code\":535"),
+	CHECK(rc == MAILWIRE_E_AUTH && err && strstr(err, "\"category\":\"auth\"") && strstr(err, "\"command\":\"AUTH\"") && strstr(err, "\"code\":535"),
 	      "wrong password: %d %s", rc, str(err));
 	mailwire_free(err);
 

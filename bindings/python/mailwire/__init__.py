@@ -163,8 +163,9 @@ class SMTPTimeoutError(SMTPError, builtins.TimeoutError):
 
 
 class AuthError(SMTPError):
-    """The server offers no AUTH mechanism that may be used (a refused
-    password is a PermanentError with command "AUTH")."""
+    """Authentication failed: the server refused the credentials (code and
+    command "AUTH" set, as smtplib's SMTPAuthenticationError), or offers no
+    AUTH mechanism that may be used."""
 
 
 class ClosedError(SMTPError):

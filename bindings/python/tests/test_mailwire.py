@@ -204,7 +204,7 @@ class ClientTest(unittest.TestCase):
         self.assertIn("unknown authority", str(cm.exception))
 
     def test_wrong_password(self):
-        with self.assertRaises(mailwire.PermanentError) as cm:
+        with self.assertRaises(mailwire.AuthError) as cm:
             mailwire.Client(server.addr, **server.options(password="wrong"))
         self.assertEqual((cm.exception.code, cm.exception.command), (535, "AUTH"))
 
