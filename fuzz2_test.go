@@ -12,9 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
-
-	"github.com/mailwire/smtp/internal/explain"
 )
 
 // Fuzz targets for everything a server or a caller hands the client: EHLO
@@ -362,46 +359,6 @@ func FuzzSASLChallenge(f *testing.F) {
 		}
 		if !bytes.Contains(conn.written(), []byte("AUTH "+mech)) {
 			t.Fatalf("%s: no AUTH command sent: %q", mech, conn.written())
-		}
-	})
-}
-
-// FuzzExplain feeds random lines to the explain log's session, as sent and
-// received lines in any order: it must never panic, and its notes must be
-// single lines that cannot forge log lines.
-func FuzzExplain(f *testing.F) {
-	for _, s := range []string{
-		"S220 mail.example.test ESMTP Postfix\nCEHLO client.example\nS250-mail.example.test\nS250-PIPELINING\nS250-SIZE 104857600\nS250-STARTTLS\nS250-ENHANCEDSTATUSCODES\nS250 8BITMIME\nCSTARTTLS\nS220 2.0.0 Ready to start TLS",
-		"S220 smtptest.local ESMTP Service Ready\nCEHLO localhost\nS250-smtptest.local Hello localhost\nS250-AUTH PLAIN LOGIN\nS250 SIZE 10485760\nCAUTH PLAIN [redacted]\nS235 2.0.0 Authentication succeeded",
-		"CAUTH LOGIN\nS334 VXNlcm5hbWU6\nC[redacted]\nS334 UGFzc3dvcmQ6\nC[redacted]\nS535 5.7.8 Authentication credentials invalid",
-		"CMAIL FROM:<a@b> SIZE=100 BODY=8BITMIME\nCRCPT TO:<c@d>\nCDATA\nS250 2.1.0 Ok\nS550 5.1.1 <c@d>: Recipient address rejected\nS554 5.5.1 Error: no valid recipients",
-		"CDATA\nS354 End data with <CR><LF>.<CR><LF>\nS250 2.0.0 Ok: queued as 4Bq2ZP1xYz\nCQUIT\nS221 2.0.0 Bye",
-		"S421 4.4.2 Idle timeout, bye bye\nS999\nSabc\nS25\nS250-SIZE x\nC\nS",
-		"S250-SIZE 99999999999999999999\nS250-SIZE -1\nS250 AUTH CRAM-MD5 XOAUTH2 OAUTHBEARER",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var s explain.Session
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			if len(line) == 0 {
-				continue
-			}
-			text := string(line[1:])
-			var notes []string
-			if line[0] == 'C' {
-				notes = s.Sent(text)
-			} else {
-				notes = s.Received(text)
-			}
-			for _, n := range notes {
-				if strings.ContainsAny(n, "\r\n") && !strings.Contains(text, "\r") {
-					t.Fatalf("note %q for line %q spans lines", n, line)
-				}
-				if !utf8.ValidString(n) && utf8.ValidString(text) {
-					t.Fatalf("note %q for the valid line %q is not valid UTF-8", n, line)
-				}
-			}
 		}
 	})
 }

@@ -91,7 +91,7 @@ func TestPoolRecoversFromIdleDrop(t *testing.T) {
 	var mu sync.Mutex
 	opts := realOpts(srv, Plaintext)
 	opts.Dialer = d
-	opts.Trace = LogTrace(lockedWriter{&mu, &log})
+	opts.Trace = eventLog(lockedWriter{&mu, &log})
 	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, HealthCheckAfter: time.Hour})
 	defer pool.Close()
 	if _, err := pool.Send(bg, realEnv, strings.NewReader("Subject: 1\r\n\r\nx\r\n")); err != nil {
@@ -106,7 +106,7 @@ func TestPoolRecoversFromIdleDrop(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !strings.Contains(log.String(), "closed by the server while idle") || strings.Count(log.String(), "> MAIL FROM") != 2 {
+	if !strings.Contains(log.String(), "closing: closed by the server while idle") || strings.Count(log.String(), "sent: MAIL FROM") != 2 {
 		t.Errorf("want the dead connection retired before use, and two MAIL in all:\n%s", log.String())
 	}
 }
@@ -160,7 +160,7 @@ func TestPoolHealthCheck(t *testing.T) {
 	var log bytes.Buffer
 	var mu sync.Mutex
 	opts := realOpts(srv, Plaintext)
-	opts.Trace = LogTrace(lockedWriter{&mu, &log})
+	opts.Trace = eventLog(lockedWriter{&mu, &log})
 	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, HealthCheckAfter: 100 * time.Millisecond})
 	defer pool.Close()
 	for i := range 2 {
@@ -171,12 +171,24 @@ func TestPoolHealthCheck(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !strings.Contains(log.String(), "* Re-using existing connection #0") || !strings.Contains(log.String(), "> NOOP") {
+	if !strings.Contains(log.String(), "#0 reused") || !strings.Contains(log.String(), "#0 sent: NOOP") {
 		t.Errorf("the log does not show the reuse and the NOOP check:\n%s", log.String())
 	}
 	if len(srv.Messages()) != 2 {
 		t.Errorf("%d messages, want 2", len(srv.Messages()))
 	}
+}
+
+// eventLog is a Trace that writes each event on a line of w: "#0 sent:
+// NOOP", "#1 reused", "#0 closing: why".
+func eventLog(w io.Writer) *Trace {
+	return &Trace{Event: func(ev Event) {
+		line := fmt.Sprintf("#%d %s", ev.Conn, ev.Kind)
+		if ev.Line != "" {
+			line += ": " + ev.Line
+		}
+		io.WriteString(w, line+"\n")
+	}}
 }
 
 type lockedWriter struct {
@@ -213,7 +225,7 @@ func TestPoolMaxMessagesPerConn(t *testing.T) {
 	srv := newServer(t, nil)
 	var log bytes.Buffer
 	opts := realOpts(srv, Plaintext)
-	opts.Trace = LogTrace(&log)
+	opts.Trace = eventLog(&log)
 	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, MaxMessagesPerConn: 5})
 	for range 20 {
 		if _, err := pool.Send(bg, realEnv, strings.NewReader("x\r\n")); err != nil {
@@ -233,7 +245,7 @@ func TestPoolMaxMessagesPerConn(t *testing.T) {
 			t.Errorf("connection %d carried %d messages", id, n)
 		}
 	}
-	if !strings.Contains(log.String(), "* Retiring connection #0: sent 5 messages, the most per connection (MaxMessagesPerConn)") {
+	if !strings.Contains(log.String(), "#0 closing: sent 5 messages, the most per connection (MaxMessagesPerConn)") {
 		t.Errorf("the log does not say why connection #0 was retired:\n%s", log.String())
 	}
 }

@@ -5,7 +5,7 @@ import "github.com/mailwire/smtp/internal/termsafe"
 // Text from the server (reply lines, EHLO keywords, certificate names) is
 // the server's to choose: a hostile one can send escape sequences that
 // rewrite what an operator's terminal shows. Wherever a person reads such
-// text (errors, LogTrace, ExplainTrace) it goes through these first; the
+// text (errors, and the logs of package smtplog) it goes through these first; the
 // command line uses the same package.
 
 // safeText escapes what a terminal could act on (see termsafe.String).

@@ -11,7 +11,7 @@ import (
 //
 // The single-purpose hooks (ConnectStart … Closed) suit a program that
 // wants one thing; Event receives everything, numbered by connection, and
-// is what the log adapters (LogTrace, ExplainTrace, SlogTrace) are built
+// is what the log adapters of package smtplog (Log, Explain, Slog) are built
 // on.
 //
 // Hooks are called synchronously, on the goroutine doing the I/O: they must
@@ -52,7 +52,7 @@ type Trace struct {
 	// TLSRecords asks for an EventTLSMessage for each TLS handshake
 	// message crossing the wire, read from the record headers on the raw
 	// connection. It costs a little on every handshake, so it is off
-	// unless asked for; LogTrace and ExplainTrace ask.
+	// unless asked for; smtplog.Log and smtplog.Explain ask.
 	TLSRecords bool
 
 	conns atomic.Int64 // connections numbered so far
@@ -173,7 +173,7 @@ func (c *Client) lineReceived(line []byte) {
 }
 
 // ComposeTrace returns a new Trace that calls the hooks of each of traces
-// in turn (nil ones are skipped), e.g. a LogTrace and a program's own
+// in turn (nil ones are skipped), e.g. an smtplog.Log and a program's own
 // counters. The traces given are not modified. Event numbers connections
 // in the new Trace.
 func ComposeTrace(traces ...*Trace) *Trace {

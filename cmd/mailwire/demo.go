@@ -9,6 +9,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/mailwire/smtp"
+	"github.com/mailwire/smtp/smtplog"
 	"github.com/mailwire/smtp/smtptest"
 )
 
@@ -66,9 +67,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "# A server is listening on %s with STARTTLS and AUTH.\n", srv.Addr())
 	fmt.Fprintf(stdout, "# Its key's pin, which the client requires: %s\n\n", srv.Pin())
 
-	trace := smtp.LogTrace(stdout)
+	trace := smtplog.Log(stdout)
 	if *explain {
-		trace = smtp.ExplainTrace(stdout)
+		trace = smtplog.Explain(stdout)
 	}
 	opts := &smtp.Options{
 		Security:  smtp.StartTLS,

@@ -27,7 +27,7 @@ queue id, what failed.
 
 It reads, from FILE or standard input:
   curl -v                  "> " sent, "< " received, "* " curl's own lines
-  mailwire's logs          LogTrace, ExplainTrace, --trace (its notes are redone)
+  mailwire's logs          smtplog.Log, smtplog.Explain, --trace (its notes are redone)
   openssl s_client,        lines without prefixes: a line starting with a
   gnutls-cli, telnet       three-digit code is the server's, a known command
                            (EHLO, MAIL, AUTH...) or an answer to a 334 is the
@@ -161,7 +161,7 @@ func (x *logExplainer) noteWarnings(notes []string) {
 func (x *logExplainer) line(raw string) {
 	raw = strings.TrimRight(raw, "\r\n")
 	id, rest := splitConnPrefix(raw)
-	if strings.HasPrefix(rest, "  # ") { // a note of ExplainTrace: redone here
+	if strings.HasPrefix(rest, "  # ") { // a note of smtplog.Explain: redone here
 		return
 	}
 	c := x.conn(id)

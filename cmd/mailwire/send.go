@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/internal/explain"
+	"github.com/mailwire/smtp/smtplog"
 )
 
 var sendHelp = help{
@@ -144,9 +145,9 @@ func (f *sendFlags) session(opts *smtp.Options, step quitStep, stdin io.Reader, 
 	opts.Timeout = f.timeout
 	switch {
 	case f.explain:
-		opts.Trace = flagTrace(smtp.ExplainTrace(stderr))
+		opts.Trace = flagTrace(smtplog.Explain(stderr))
 	case f.trace:
-		opts.Trace = flagTrace(smtp.LogTrace(stderr))
+		opts.Trace = flagTrace(smtplog.Log(stderr))
 	}
 	return exitOK
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/internal/explain"
 	"github.com/mailwire/smtp/internal/termsafe"
+	"github.com/mailwire/smtp/smtplog"
 )
 
 var shellHelp = help{
@@ -55,7 +56,7 @@ type shell struct {
 	con    console
 	c      *smtp.Client
 	sess   explain.Session
-	log    func(smtp.Event) // LogTrace's, for connection and TLS events
+	log    func(smtp.Event) // smtplog.Log's, for connection and TLS events
 	last   []notedLine      // the last reply, with its notes
 	inLast bool             // the last reply is still coming
 	quiet  bool             // do not echo the line being sent: the user typed it
@@ -102,7 +103,7 @@ func runShell(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	} else {
 		s.con = &pipeConsole{r: bufio.NewReader(stdin), w: stdout}
 	}
-	s.log = flagTrace(smtp.LogTrace(s.con)).Event
+	s.log = flagTrace(smtplog.Log(s.con)).Event
 	opts.Trace = &smtp.Trace{Event: s.event}
 	opts.Timeout = *timeout
 	opts.AllowInsecureAuth = *insecureAuth

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/mailwire/smtp"
+	"github.com/mailwire/smtp/smtplog"
 )
 
 func main() {
@@ -103,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}}
 	if *verbose {
-		trace = smtp.ComposeTrace(trace, smtp.LogTrace(stderr))
+		trace = smtp.ComposeTrace(trace, smtplog.Log(stderr))
 	}
 	opts := &smtp.Options{
 		Auth:    smtp.OAuth2Auth(*user, token),

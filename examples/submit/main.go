@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/mailwire/smtp"
+	"github.com/mailwire/smtp/smtplog"
 )
 
 func main() {
@@ -125,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *verbose {
-		opts.Trace = smtp.LogTrace(stderr)
+		opts.Trace = smtplog.Log(stderr)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)

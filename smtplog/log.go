@@ -1,4 +1,9 @@
-package smtp
+// Package smtplog turns a Client's trace into logs a person reads: the
+// curl -v style log (Log), the same with a plain-English note under each
+// line (Explain), and structured records for log/slog (Slog). It is apart
+// from package smtp, as pgx keeps tracelog apart, so that a program that
+// sends mail without such logs does not link their prose.
+package smtplog
 
 import (
 	"context"
@@ -8,33 +13,36 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/internal/explain"
+	"github.com/mailwire/smtp/internal/termsafe"
 )
 
-// LogTrace returns a Trace that writes a log in the style of curl -v: "* "
+// Log returns a Trace that writes a log in the style of curl -v: "* "
 // for events, "> " for lines sent, "< " for lines received, with the TLS
 // handshake messages, the negotiated version and cipher suite, the server's
 // certificate chain and the pin check. Lines of a connection other than
 // the first (#0) start with its number ("#1 "). Secrets are never written.
 // Write errors are ignored: logging never fails a send.
-func LogTrace(w io.Writer) *Trace {
+func Log(w io.Writer) *smtp.Trace {
 	return newLogger(w, false, time.Now).trace()
 }
 
-// ExplainTrace returns a Trace that writes the LogTrace log with a
+// Explain returns a Trace that writes the Log log with a
 // plain-English note under each line ("  # …"): what the line means, the
 // figures worth computing (the largest message and attachment from SIZE),
 // reply and enhanced status codes in words, and warnings (AUTH offered
 // before TLS, a certificate that expires within 30 days, no PIPELINING, a
 // pin that matched only through an intermediate).
-func ExplainTrace(w io.Writer) *Trace {
+func Explain(w io.Writer) *smtp.Trace {
 	return newLogger(w, true, time.Now).trace()
 }
 
-// logger writes LogTrace and ExplainTrace logs, for any number of
+// logger writes Log and Explain logs, for any number of
 // connections at once.
 type logger struct {
 	mu      sync.Mutex
@@ -48,19 +56,19 @@ type logger struct {
 type connLog struct {
 	host    string
 	session explain.Session
-	pin     *PinCheck // held until the certificate is shown
+	pin     *smtp.PinCheck // held until the certificate is shown
 }
 
 func newLogger(w io.Writer, explain bool, now func() time.Time) *logger {
 	return &logger{w: w, explain: explain, now: now, conns: map[int64]*connLog{}}
 }
 
-func (l *logger) trace() *Trace {
-	return &Trace{Event: l.event, TLSRecords: true}
+func (l *logger) trace() *smtp.Trace {
+	return &smtp.Trace{Event: l.event, TLSRecords: true}
 }
 
 // event writes the lines of one event, with their notes.
-func (l *logger) event(ev Event) {
+func (l *logger) event(ev smtp.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	cl := l.conns[ev.Conn]
@@ -73,18 +81,18 @@ func (l *logger) event(ev Event) {
 		prefix = fmt.Sprintf("#%d ", ev.Conn)
 	}
 	out := func(line string, notes ...string) {
-		fmt.Fprintf(l.w, "%s%s\n", prefix, safeText(line)) // the server's text, made terminal-safe
+		fmt.Fprintf(l.w, "%s%s\n", prefix, termsafe.String(line)) // the server's text, made terminal-safe
 		if l.explain {
 			for _, n := range notes {
-				fmt.Fprintf(l.w, "%s  # %s\n", prefix, safeText(n))
+				fmt.Fprintf(l.w, "%s  # %s\n", prefix, termsafe.String(n))
 			}
 		}
 	}
 	switch ev.Kind {
-	case EventConnectStart:
+	case smtp.EventConnectStart:
 		cl.host, _, _ = net.SplitHostPort(ev.Addr)
 		out("* Trying " + ev.Addr + "...")
-	case EventConnectDone:
+	case smtp.EventConnectDone:
 		if ev.Err != nil {
 			out(fmt.Sprintf("* Failed to connect to %s: %v", ev.Addr, ev.Err))
 			break
@@ -92,32 +100,32 @@ func (l *logger) event(ev Event) {
 		host, port, _ := net.SplitHostPort(ev.Addr)
 		ip, _, _ := net.SplitHostPort(ev.RemoteAddr)
 		out(fmt.Sprintf("* Connected to %s (%s) port %s (#%d)", host, ip, port, ev.Conn))
-	case EventTLSHandshakeStart:
+	case smtp.EventTLSHandshakeStart:
 		out("* TLS handshake, server name " + ev.ServerName)
-	case EventTLSMessage:
+	case smtp.EventTLSMessage:
 		dir := "IN"
 		if ev.Outgoing {
 			dir = "OUT"
 		}
 		out(fmt.Sprintf("* TLS (%s), %s", dir, ev.Line), explain.TLSMessage(ev.Line, ev.Outgoing)...)
-	case EventPinCheck:
+	case smtp.EventPinCheck:
 		cl.pin = ev.Pin
-	case EventTLSHandshakeDone:
+	case smtp.EventTLSHandshakeDone:
 		l.handshake(cl, ev, out)
-	case EventLineSent:
+	case smtp.EventLineSent:
 		out("> "+ev.Line, cl.session.Sent(ev.Line)...)
-	case EventLineReceived:
+	case smtp.EventLineReceived:
 		out("< "+ev.Line, cl.session.Received(ev.Line)...)
-	case EventDataDone:
+	case smtp.EventDataDone:
 		out(fmt.Sprintf("* %d bytes of message content sent (not shown)", ev.Size),
 			"The message itself, not shown: after DATA's 354 and ended by a line with a single dot, or in BDAT chunks.")
-	case EventIdle:
+	case smtp.EventIdle:
 		out(fmt.Sprintf("* Connection #%d to host %s left intact", ev.Conn, cl.host))
-	case EventClosing:
+	case smtp.EventClosing:
 		out(fmt.Sprintf("* Retiring connection #%d: %s", ev.Conn, ev.Line))
-	case EventReused:
+	case smtp.EventReused:
 		out(fmt.Sprintf("* Re-using existing connection #%d with host %s", ev.Conn, cl.host))
-	case EventClosed:
+	case smtp.EventClosed:
 		if ev.Err != nil {
 			out(fmt.Sprintf("* Closing connection #%d: %v", ev.Conn, ev.Err))
 		} else {
@@ -129,7 +137,7 @@ func (l *logger) event(ev Event) {
 
 // handshake writes the outcome of a TLS handshake: version, cipher suite,
 // ALPN, the certificate chain, verification and the pin check.
-func (l *logger) handshake(cl *connLog, ev Event, out func(string, ...string)) {
+func (l *logger) handshake(cl *connLog, ev smtp.Event, out func(string, ...string)) {
 	pin := cl.pin
 	cl.pin = nil
 	if ev.Err != nil {
@@ -180,40 +188,40 @@ func writeCert(cert *x509.Certificate, out func(string)) {
 		out("subjectAltName: " + certNames(cert))
 	}
 	out("issuer: " + cert.Issuer.String())
-	out("public key pin: " + Pin(cert))
+	out("public key pin: " + smtp.Pin(cert))
 }
 
-// SlogTrace returns a Trace that logs one record per event to l, with the
+// Slog returns a Trace that logs one record per event to l, with the
 // attributes conn (the connection's number), event, dir ("sent" or
 // "received"), line, and code (a reply's code). Failures are logged at
 // level Warn, the rest at Debug for lines and Info for other events.
-func SlogTrace(l *slog.Logger) *Trace {
-	return &Trace{Event: func(ev Event) {
+func Slog(l *slog.Logger) *smtp.Trace {
+	return &smtp.Trace{Event: func(ev smtp.Event) {
 		attrs := []slog.Attr{slog.Int64("conn", ev.Conn), slog.String("event", ev.Kind.String())}
 		level := slog.LevelInfo
 		switch ev.Kind {
-		case EventLineSent:
+		case smtp.EventLineSent:
 			level = slog.LevelDebug
 			attrs = append(attrs, slog.String("dir", "sent"), slog.String("line", ev.Line))
-		case EventLineReceived:
+		case smtp.EventLineReceived:
 			level = slog.LevelDebug
 			attrs = append(attrs, slog.String("dir", "received"), slog.String("line", ev.Line))
 			if len(ev.Line) >= 3 {
 				attrs = append(attrs, slog.String("code", ev.Line[:3]))
 			}
-		case EventConnectStart, EventConnectDone:
+		case smtp.EventConnectStart, smtp.EventConnectDone:
 			attrs = append(attrs, slog.String("addr", ev.Addr))
 			if ev.RemoteAddr != "" {
 				attrs = append(attrs, slog.String("remote", ev.RemoteAddr))
 			}
-		case EventTLSHandshakeDone:
+		case smtp.EventTLSHandshakeDone:
 			if ev.Err == nil {
 				attrs = append(attrs, slog.String("version", tls.VersionName(ev.TLS.Version)),
 					slog.String("cipher", tls.CipherSuiteName(ev.TLS.CipherSuite)))
 			}
-		case EventPinCheck:
+		case smtp.EventPinCheck:
 			attrs = append(attrs, slog.String("pin", ev.Pin.Matched), slog.Int("depth", ev.Pin.Depth))
-		case EventDataDone:
+		case smtp.EventDataDone:
 			attrs = append(attrs, slog.Int64("size", ev.Size))
 		}
 		if ev.Err != nil {
@@ -224,11 +232,18 @@ func SlogTrace(l *slog.Logger) *Trace {
 	}}
 }
 
-// Description says what an enhanced status code means (RFC 3463 and the
-// IANA registry), e.g. "bad destination mailbox address" for 5.1.1.
-func (c EnhancedCode) Description() string {
-	if c == (EnhancedCode{}) {
-		return ""
+// certNames lists the names a certificate is valid for.
+func certNames(cert *x509.Certificate) string {
+	var names []string
+	names = append(names, cert.DNSNames...)
+	for _, ip := range cert.IPAddresses {
+		names = append(names, ip.String())
 	}
-	return explain.Enhanced(c[0], c[1], c[2])
+	if len(names) == 0 && cert.Subject.CommonName != "" {
+		names = append(names, "CN="+cert.Subject.CommonName)
+	}
+	if len(names) == 0 {
+		return "no name"
+	}
+	return strings.Join(names, ", ")
 }
