@@ -152,7 +152,10 @@ func ExamplePool() {
 	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.StartTLS})
 	defer srv.Close()
 
-	pool := smtp.NewPool(srv.Addr(), &smtp.Options{TLSConfig: srv.ClientTLSConfig()}, &smtp.PoolOptions{MaxConns: 2})
+	pool, err := smtp.NewPool(srv.Addr(), &smtp.Options{TLSConfig: srv.ClientTLSConfig()}, &smtp.PoolOptions{MaxConns: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for i := range 10 {
 		wg.Add(1)

@@ -55,7 +55,7 @@ func TestLoadPool(t *testing.T) {
 	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.NoTLS})
 	d := &countingDialer{}
 	opts := &Options{Security: Plaintext, Timeout: 10 * time.Second, Dialer: d}
-	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: maxConns})
+	pool := mustPool(NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: maxConns}))
 
 	// Sample the peak of goroutines and descriptors while the senders run.
 	var peakG, peakFD atomic.Int64
@@ -186,7 +186,7 @@ func loadShutdowns(t *testing.T, cfg *smtptest.Config) {
 	goroutinesBefore := runtime.NumGoroutine()
 	srv := smtptest.NewServer(cfg)
 	d := &countingDialer{}
-	pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 10 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 8})
+	pool := mustPool(NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 10 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 8}))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, total)
@@ -251,7 +251,7 @@ func TestLoadPoolSilentServer(t *testing.T) {
 	fdsBefore := openFDs()
 	srv := smtptest.NewServer(&smtptest.Config{ReplyDelay: time.Hour})
 	d := &countingDialer{}
-	pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Dialer: d}, &PoolOptions{MaxConns: 8})
+	pool := mustPool(NewPool(srv.Addr(), &Options{Security: Plaintext, Dialer: d}, &PoolOptions{MaxConns: 8}))
 	var wg sync.WaitGroup
 	var slow, wrong atomic.Int64
 	for range senders {
@@ -322,7 +322,7 @@ func TestLoadPoolDeliveryUnknown(t *testing.T) {
 		t.Run(cfg.name, func(t *testing.T) {
 			goroutinesBefore := runtime.NumGoroutine()
 			srv := smtptest.NewServer(&cfg.Config)
-			pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 10 * time.Second}, &PoolOptions{MaxConns: 8})
+			pool := mustPool(NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 10 * time.Second}, &PoolOptions{MaxConns: 8}))
 			var next, unknown, other atomic.Int64
 			var wg sync.WaitGroup
 			for range senders {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 )
@@ -69,8 +70,13 @@ type Pool struct {
 }
 
 // NewPool returns a pool of connections to addr, each made as Dial makes
-// it with opts. No connection is made until the first Send.
-func NewPool(addr string, opts *Options, popts *PoolOptions) *Pool {
+// it with opts. No connection is made until the first Send, but what Dial
+// would refuse (a malformed address or pin, a bad option) is refused here,
+// as an ErrInvalidArgument error, and so is a negative PoolOptions value.
+func NewPool(addr string, opts *Options, popts *PoolOptions) (*Pool, error) {
+	if err := checkPoolArgs(addr, opts, popts); err != nil {
+		return nil, err
+	}
 	p := &Pool{addr: addr, done: make(chan struct{})}
 	if opts != nil {
 		p.opts = *opts
@@ -91,7 +97,31 @@ func NewPool(addr string, opts *Options, popts *PoolOptions) *Pool {
 		p.popts.HealthCheckAfter = 30 * time.Second
 	}
 	p.slots = make(chan struct{}, p.popts.MaxConns)
-	return p
+	return p, nil
+}
+
+// checkPoolArgs refuses what Dial would refuse at every Send, once.
+func checkPoolArgs(addr string, opts *Options, popts *PoolOptions) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errInput("pool address %q: %v", addr, err)
+	}
+	if host, err = asciiHost(host); err != nil {
+		return err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Trace = nil // a dry run must not number a connection
+	if _, err := prepare(&o, host, port); err != nil {
+		return err
+	}
+	if popts != nil && (popts.MaxConns < 0 || popts.MaxIdle < 0 || popts.IdleTimeout < 0 || popts.MaxMessagesPerConn < 0 ||
+		popts.MaxLifetime < 0 || popts.HealthCheckAfter < 0) {
+		return errInput("negative PoolOptions value: %+v", *popts)
+	}
+	return nil
 }
 
 // Send sends one message over a pooled connection, as Client.Send does,

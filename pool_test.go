@@ -36,7 +36,7 @@ func TestPoolConcurrentSenders(t *testing.T) {
 	d := &countingDialer{}
 	opts := realOpts(srv, StartTLS)
 	opts.Dialer = d
-	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 4})
+	pool := mustPool(NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 4}))
 	const senders, each = 16, 1000 / 16
 	var wg sync.WaitGroup
 	errs := make(chan error, senders*each)
@@ -92,7 +92,7 @@ func TestPoolRecoversFromIdleDrop(t *testing.T) {
 	opts := realOpts(srv, Plaintext)
 	opts.Dialer = d
 	opts.Trace = eventLog(lockedWriter{&mu, &log})
-	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, HealthCheckAfter: time.Hour})
+	pool := mustPool(NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, HealthCheckAfter: time.Hour}))
 	defer pool.Close()
 	if _, err := pool.Send(bg, realEnv, strings.NewReader("Subject: 1\r\n\r\nx\r\n")); err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestPoolRetriesWhenReusedConnectionDiesAtMail(t *testing.T) {
 	`))
 	defer srv.Close()
 	d := &countingDialer{}
-	pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1})
+	pool := mustPool(NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1}))
 	defer pool.Close()
 	for _, msg := range []io.Reader{strings.NewReader("one\r\n"), io.MultiReader(strings.NewReader("two\r\n"))} {
 		if _, err := pool.Send(bg, realEnv, msg); err != nil {
@@ -161,7 +161,7 @@ func TestPoolHealthCheck(t *testing.T) {
 	var mu sync.Mutex
 	opts := realOpts(srv, Plaintext)
 	opts.Trace = eventLog(lockedWriter{&mu, &log})
-	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, HealthCheckAfter: 100 * time.Millisecond})
+	pool := mustPool(NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, HealthCheckAfter: 100 * time.Millisecond}))
 	defer pool.Close()
 	for i := range 2 {
 		if _, err := pool.Send(bg, realEnv, strings.NewReader("x\r\n")); err != nil {
@@ -205,7 +205,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 func TestPoolRecoversFrom421(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, &smtptest.Config{ShutdownAfter: 3})
-	pool := NewPool(srv.Addr(), realOpts(srv, Plaintext), &PoolOptions{MaxConns: 1})
+	pool := mustPool(NewPool(srv.Addr(), realOpts(srv, Plaintext), &PoolOptions{MaxConns: 1}))
 	defer pool.Close()
 	for i := range 10 {
 		if _, err := pool.Send(bg, realEnv, strings.NewReader(fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i))); err != nil {
@@ -226,7 +226,7 @@ func TestPoolMaxMessagesPerConn(t *testing.T) {
 	var log bytes.Buffer
 	opts := realOpts(srv, Plaintext)
 	opts.Trace = eventLog(&log)
-	pool := NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, MaxMessagesPerConn: 5})
+	pool := mustPool(NewPool(srv.Addr(), opts, &PoolOptions{MaxConns: 1, MaxMessagesPerConn: 5}))
 	for range 20 {
 		if _, err := pool.Send(bg, realEnv, strings.NewReader("x\r\n")); err != nil {
 			t.Fatal(err)
@@ -274,7 +274,7 @@ func TestPoolNeverRetriesUnknownDelivery(t *testing.T) {
 	`))
 	defer srv.Close()
 	d := &countingDialer{}
-	pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1})
+	pool := mustPool(NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1}))
 	defer pool.Close()
 	if _, err := pool.Send(bg, realEnv, io.MultiReader(strings.NewReader("one\r\n"))); err != nil {
 		t.Fatal(err)
@@ -291,7 +291,7 @@ func TestPoolNeverRetriesUnknownDelivery(t *testing.T) {
 func TestPoolWaitHonoursContext(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, nil)
-	pool := NewPool(srv.Addr(), realOpts(srv, Plaintext), &PoolOptions{MaxConns: 1})
+	pool := mustPool(NewPool(srv.Addr(), realOpts(srv, Plaintext), &PoolOptions{MaxConns: 1}))
 	defer pool.Close()
 	// The only connection is busy with a message that has not finished.
 	pr, pw := io.Pipe()
@@ -317,7 +317,7 @@ func TestPoolWaitHonoursContext(t *testing.T) {
 func TestPoolClose(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, nil)
-	pool := NewPool(srv.Addr(), realOpts(srv, Plaintext), nil)
+	pool := mustPool(NewPool(srv.Addr(), realOpts(srv, Plaintext), nil))
 	if _, err := pool.Send(bg, realEnv, strings.NewReader("x\r\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ func BenchmarkPool(b *testing.B) {
 	for _, conc := range []int{1, 4, 16} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			proxy := newLatencyProxy(b, sink(b), time.Millisecond)
-			pool := NewPool(proxy.Addr(), &Options{Security: Plaintext}, &PoolOptions{MaxConns: 4})
+			pool := mustPool(NewPool(proxy.Addr(), &Options{Security: Plaintext}, &PoolOptions{MaxConns: 4}))
 			defer pool.Close()
 			env := &Envelope{From: "alice@example.com", To: []string{"bob@example.com"}}
 			b.ReportAllocs()
@@ -416,7 +416,7 @@ func TestPoolRetryAfterDowngrade(t *testing.T) {
 			srv := peer.New(peer.Script(first), peer.Script(second))
 			defer srv.Close()
 			d := &countingDialer{}
-			pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1})
+			pool := mustPool(NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1}))
 			defer pool.Close()
 			if _, err := pool.Send(bg, realEnv, strings.NewReader("Subject: 1\r\n\r\none\r\n")); err != nil {
 				t.Fatal(err)
@@ -468,7 +468,7 @@ func TestPoolNoRetryOnceContentSent(t *testing.T) {
 	`), peer.Script(greeting+ehlo("PIPELINING", "CHUNKING")+"hang"))
 	defer srv.Close()
 	d := &countingDialer{}
-	pool := NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1})
+	pool := mustPool(NewPool(srv.Addr(), &Options{Security: Plaintext, Timeout: 3 * time.Second, Dialer: d}, &PoolOptions{MaxConns: 1}))
 	defer pool.Close()
 	if _, err := pool.Send(bg, realEnv, strings.NewReader("one\r\n")); err != nil {
 		t.Fatal(err)
@@ -482,3 +482,48 @@ func TestPoolNoRetryOnceContentSent(t *testing.T) {
 		t.Errorf("%d connections: the message went again after its content was on the wire (%v)", n, err)
 	}
 }
+
+// mustPool is NewPool's pool, for tests whose arguments are right.
+func mustPool(p *Pool, err error) *Pool {
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// NewPool refuses at once what every Send would refuse, and a dry run of
+// the options leaves the Trace's numbering alone.
+func TestNewPoolRefusesBadArguments(t *testing.T) {
+	t.Parallel()
+	for name, args := range map[string]struct {
+		addr  string
+		opts  *Options
+		popts *PoolOptions
+	}{
+		"no port":        {"mail.example.com", nil, nil},
+		"malformed pin":  {"mail.example.com:587", &Options{Pins: []string{"sha256//x"}}, nil},
+		"bad LocalName":  {"mail.example.com:587", &Options{LocalName: "a b"}, nil},
+		"negative limit": {"mail.example.com:587", nil, &PoolOptions{MaxConns: -1}},
+	} {
+		if p, err := NewPool(args.addr, args.opts, args.popts); p != nil || !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s: NewPool = %v, %v; want ErrInvalidArgument", name, p, err)
+		}
+	}
+	srv := newServer(t, &smtptest.Config{TLS: smtptest.NoTLS})
+	var conns []int64
+	opts := realOpts(srv, Plaintext)
+	opts.Trace = &Trace{Event: func(ev Event) {
+		if ev.Kind == EventConnectStart {
+			conns = append(conns, ev.Conn)
+		}
+	}}
+	pool := mustPool(NewPool(srv.Addr(), opts, nil))
+	defer pool.Close()
+	if _, err := pool.Send(bg, realEnv, strings.NewReader("x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != 1 || conns[0] != 0 {
+		t.Errorf("connections numbered %v, want [0]", conns)
+	}
+}
+

@@ -198,7 +198,11 @@ func openPool(addr, optionsJSON, poolOptionsJSON string, tr *traceBridge) (uint6
 		return 0, e
 	}
 	opts.Trace = tr.trace()
-	return addPool(&poolEntry{p: smtp.NewPool(addr, opts, popts), trace: tr}), nil
+	p, err := smtp.NewPool(addr, opts, popts)
+	if err != nil {
+		return 0, classify(err)
+	}
+	return addPool(&poolEntry{p: p, trace: tr}), nil
 }
 
 // poolSend is mailwire_pool_send. A pool handle serves any threads.

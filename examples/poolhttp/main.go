@@ -88,8 +88,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	// No connection is made until the first message.
-	pool := smtp.NewPool(*addr, opts, &smtp.PoolOptions{MaxConns: *maxConns})
+	// No connection is made until the first message; a bad address or
+	// option is refused here.
+	pool, err := smtp.NewPool(*addr, opts, &smtp.PoolOptions{MaxConns: *maxConns})
+	if err != nil {
+		fmt.Fprintf(stderr, "poolhttp: %v\n", err)
+		return 2
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
