@@ -526,4 +526,3 @@ func TestNewPoolRefusesBadArguments(t *testing.T) {
 		t.Errorf("connections numbered %v, want [0]", conns)
 	}
 }
-
