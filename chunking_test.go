@@ -200,7 +200,7 @@ func TestDSNFromTheEnvelope(t *testing.T) {
 		From:        "a@example.com",
 		To:          []string{"b@example.com", "c@example.com"},
 		MailOptions: &MailOptions{Return: "HDRS", EnvelopeID: "id+1=x y"},
-		RcptOptions: map[string]*RcptOptions{"b@example.com": {Notify: []string{"FAILURE", "DELAY"}, OriginalRecipient: "b@example.com"}},
+		RcptOptions: map[string]*RcptOptions{"b@example.com": {Notify: []DSNNotify{"FAILURE", "DELAY"}, OriginalRecipient: "b@example.com"}},
 	}
 	c, srv := dialScript(t, greeting+ehlo("PIPELINING", "DSN")+`
 		C: MAIL FROM:<a@example.com> RET=HDRS ENVID=id+2B1+3Dx+20y

@@ -45,7 +45,7 @@ func TestEveryInputRefusalIsInvalidArgument(t *testing.T) {
 		"non-ASCII local part":      {env("andré@example.com", "b@example.com"), strings.NewReader("x")},
 		"8-bit header, no 8BITMIME": {env("a@example.com", "b@example.com"), strings.NewReader("Subject: café\r\n\r\nx\r\n")},
 		"NOTIFY without DSN": {&Envelope{From: "a@example.com", To: []string{"b@example.com"},
-			RcptOptions: map[string]*RcptOptions{"b@example.com": {Notify: []string{"SUCCESS"}}}}, strings.NewReader("x")},
+			RcptOptions: map[string]*RcptOptions{"b@example.com": {Notify: []DSNNotify{"SUCCESS"}}}}, strings.NewReader("x")},
 		"RcptOptions for a stranger": {&Envelope{From: "a@example.com", To: []string{"b@example.com"},
 			RcptOptions: map[string]*RcptOptions{"c@example.com": {}}}, strings.NewReader("x")},
 		"BINARYMIME without CHUNKING": {&Envelope{From: "a@example.com", To: []string{"b@example.com"},

@@ -62,13 +62,14 @@ type MailOptions struct {
 	// Size is the message size in bytes, sent as SIZE= (RFC 1870) when the
 	// server offers SIZE; 0 sends none.
 	Size int64
-	// Body is the body type (RFC 6152, RFC 3030): "", "7BIT", "8BITMIME"
-	// or "BINARYMIME".
-	Body string
+	// Body is the body type (RFC 6152, RFC 3030); the zero value lets Send
+	// choose (8BITMIME for 8-bit content).
+	Body BodyType
 	// UTF8 asks for SMTPUTF8 (RFC 6531): needed when an address is not ASCII.
 	UTF8 bool
-	// Return is the DSN RET= parameter (RFC 3461): "FULL" or "HDRS".
-	Return string
+	// Return is the DSN RET= parameter (RFC 3461): what a bounce returns
+	// of the message; the zero value asks for nothing.
+	Return DSNReturn
 	// EnvelopeID is the DSN ENVID= parameter (RFC 3461), sent as xtext.
 	EnvelopeID string
 	// RequireTLS asks that every hop use TLS (REQUIRETLS, RFC 8689): only
@@ -82,14 +83,46 @@ type MailOptions struct {
 
 // RcptOptions are the ESMTP parameters of RCPT TO.
 type RcptOptions struct {
-	// Notify is the DSN NOTIFY= parameter (RFC 3461): any of "SUCCESS",
-	// "FAILURE" and "DELAY", or "NEVER" alone.
-	Notify []string
+	// Notify is the DSN NOTIFY= parameter (RFC 3461): any of
+	// NotifySuccess, NotifyFailure and NotifyDelay, or NotifyNever alone.
+	Notify []DSNNotify
 	// OriginalRecipient is the DSN ORCPT= address, sent as "rfc822;" and
 	// the address in xtext; an address that is not ASCII goes as "utf-8;"
 	// and the address with its characters escaped as RFC 6533 says.
 	OriginalRecipient string
 }
+
+// BodyType is the BODY= parameter of MAIL FROM (RFC 6152, RFC 3030).
+type BodyType string
+
+// The body types.
+const (
+	BodyDefault    BodyType = ""           // none sent (Send picks 8BITMIME for 8-bit content)
+	Body7Bit       BodyType = "7BIT"       // 7-bit content only
+	Body8BitMIME   BodyType = "8BITMIME"   // 8-bit text (RFC 6152)
+	BodyBinaryMIME BodyType = "BINARYMIME" // binary content, with BDAT only (RFC 3030)
+)
+
+// DSNReturn is the DSN RET= parameter (RFC 3461 section 4.3).
+type DSNReturn string
+
+// What a delivery status notification returns of the message.
+const (
+	ReturnFull    DSNReturn = "FULL" // the whole message
+	ReturnHeaders DSNReturn = "HDRS" // its header only
+)
+
+// DSNNotify is a value of the DSN NOTIFY= parameter (RFC 3461 section
+// 4.1).
+type DSNNotify string
+
+// When a delivery status notification is asked for.
+const (
+	NotifySuccess DSNNotify = "SUCCESS"
+	NotifyFailure DSNNotify = "FAILURE"
+	NotifyDelay   DSNNotify = "DELAY"
+	NotifyNever   DSNNotify = "NEVER" // alone: no notification at all
+)
 
 // appendMailParams appends the MAIL FROM parameters of o to line.
 func (c *Client) appendMailParams(line []byte, o *MailOptions) ([]byte, error) {
@@ -110,7 +143,7 @@ func (c *Client) appendMailParams(line []byte, o *MailOptions) ([]byte, error) {
 			break // 7BIT is the default of a server without 8BITMIME
 		}
 		line = append(line, " BODY="...)
-		line = append(line, o.Body...)
+		line = append(line, string(o.Body)...)
 	case "BINARYMIME":
 		if !c.ext.has("BINARYMIME") || !c.ext.has("CHUNKING") {
 			return line, errInput("BODY=BINARYMIME: the server does not offer BINARYMIME and CHUNKING (RFC 3030)")
@@ -140,7 +173,7 @@ func (c *Client) appendMailParams(line []byte, o *MailOptions) ([]byte, error) {
 	case "":
 	case "FULL", "HDRS":
 		line = append(line, " RET="...)
-		line = append(line, o.Return...)
+		line = append(line, string(o.Return)...)
 	default:
 		return line, errInput("DSN RET must be FULL or HDRS, not %q", o.Return)
 	}
@@ -175,7 +208,7 @@ func (c *Client) appendRcptParams(line []byte, o *RcptOptions, smtputf8 bool) ([
 		} else {
 			line = append(line, ',')
 		}
-		line = append(line, n...)
+		line = append(line, string(n)...)
 	}
 	if o.OriginalRecipient != "" {
 		if err := checkAddress("ORCPT", o.OriginalRecipient, false); err != nil {

@@ -71,13 +71,13 @@ func TestInjectionRefusedBeforeWriting(t *testing.T) {
 			return err
 		}},
 		{"Envelope.MailOptions.Return", func(c *Client, bad string) error {
-			env := &Envelope{From: "a@example.com", To: []string{"b@example.com"}, MailOptions: &MailOptions{Return: "HDRS" + bad}}
+			env := &Envelope{From: "a@example.com", To: []string{"b@example.com"}, MailOptions: &MailOptions{Return: DSNReturn("HDRS" + bad)}}
 			_, err := c.Send(ctx, env, strings.NewReader("hi\r\n"))
 			return err
 		}},
 		{"Envelope.RcptOptions.Notify", func(c *Client, bad string) error {
 			env := &Envelope{From: "a@example.com", To: []string{"b@example.com"},
-				RcptOptions: map[string]*RcptOptions{"b@example.com": {Notify: []string{"DELAY" + bad}}}}
+				RcptOptions: map[string]*RcptOptions{"b@example.com": {Notify: []DSNNotify{DSNNotify("DELAY" + bad)}}}}
 			_, err := c.Send(ctx, env, strings.NewReader("hi\r\n"))
 			return err
 		}},
@@ -89,14 +89,14 @@ func TestInjectionRefusedBeforeWriting(t *testing.T) {
 		}},
 		{"Mail from", func(c *Client, bad string) error { return c.Mail(ctx, bad, nil) }},
 		{"MailOptions.Return", func(c *Client, bad string) error {
-			return c.Mail(ctx, "a@example.com", &MailOptions{Return: "FULL" + bad})
+			return c.Mail(ctx, "a@example.com", &MailOptions{Return: DSNReturn("FULL" + bad)})
 		}},
 		{"MailOptions.Body", func(c *Client, bad string) error {
-			return c.Mail(ctx, "a@example.com", &MailOptions{Body: "8BITMIME" + bad})
+			return c.Mail(ctx, "a@example.com", &MailOptions{Body: BodyType("8BITMIME" + bad)})
 		}},
 		{"Rcpt to", func(c *Client, bad string) error { return c.Rcpt(ctx, bad, nil) }},
 		{"RcptOptions.Notify", func(c *Client, bad string) error {
-			return c.Rcpt(ctx, "b@example.com", &RcptOptions{Notify: []string{"SUCCESS", "FAILURE" + bad}})
+			return c.Rcpt(ctx, "b@example.com", &RcptOptions{Notify: []DSNNotify{"SUCCESS", DSNNotify("FAILURE" + bad)}})
 		}},
 		{"RcptOptions.OriginalRecipient", func(c *Client, bad string) error {
 			return c.Rcpt(ctx, "b@example.com", &RcptOptions{OriginalRecipient: "b@example.com" + bad})

@@ -83,8 +83,8 @@ func (c *Client) planDSN(env *Envelope, p *plan) error {
 // planContent decides how the message goes: DATA or BDAT, its size, its
 // body type; it downgrades 8-bit content for a 7-bit server when it can.
 func (c *Client) planContent(p *plan) error {
-	body := strings.ToUpper(p.mail.Body)
-	p.binary = body == "BINARYMIME"
+	body := BodyType(strings.ToUpper(string(p.mail.Body)))
+	p.binary = body == BodyBinaryMIME
 	p.chunked = c.ext.has("CHUNKING")
 	if p.binary && !(p.chunked && c.ext.has("BINARYMIME")) {
 		return errInput("BODY=BINARYMIME: the server does not offer BINARYMIME and CHUNKING (RFC 3030)")
@@ -113,7 +113,7 @@ func (c *Client) planContent(p *plan) error {
 	switch {
 	case body != "":
 	case info.eightBit || !info.known && c.ext.has("8BITMIME"):
-		p.mail.Body = "8BITMIME"
+		p.mail.Body = Body8BitMIME
 	case !info.known:
 		p.deny8bit = true
 	}

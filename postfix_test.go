@@ -376,7 +376,7 @@ func TestPostfixExtensions(t *testing.T) {
 		id, msg := uniqueMessage(t, "dsn\r\n")
 		env := &Envelope{From: "alice@mailwire.test", To: []string{"bob@mailwire.test"},
 			MailOptions: &MailOptions{Return: "HDRS", EnvelopeID: "env+1"},
-			RcptOptions: map[string]*RcptOptions{"bob@mailwire.test": {Notify: []string{"FAILURE"}, OriginalRecipient: "bob@mailwire.test"}}}
+			RcptOptions: map[string]*RcptOptions{"bob@mailwire.test": {Notify: []DSNNotify{"FAILURE"}, OriginalRecipient: "bob@mailwire.test"}}}
 		if _, err := c.Send(bg, env, strings.NewReader(msg)); err != nil {
 			t.Fatal(err)
 		}

@@ -487,7 +487,7 @@ func TestLowLevelTransaction(t *testing.T) {
 	if err := c.Mail(bg, "a@example.com", &MailOptions{Size: 5, Return: "HDRS", EnvelopeID: "QQ+1=2"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Rcpt(bg, "b@example.com", &RcptOptions{Notify: []string{"SUCCESS", "FAILURE"}, OriginalRecipient: "b+x@example.com"}); err != nil {
+	if err := c.Rcpt(bg, "b@example.com", &RcptOptions{Notify: []DSNNotify{"SUCCESS", "FAILURE"}, OriginalRecipient: "b+x@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	w, err := c.Data(bg)
@@ -516,7 +516,7 @@ func TestParametersNeedTheirExtension(t *testing.T) {
 			t.Errorf("Mail with %+v succeeded on a server without the extension", o)
 		}
 	}
-	for _, o := range []*RcptOptions{{Notify: []string{"SUCCESS"}}, {OriginalRecipient: "x@example.com"}} {
+	for _, o := range []*RcptOptions{{Notify: []DSNNotify{"SUCCESS"}}, {OriginalRecipient: "x@example.com"}} {
 		if err := c.Rcpt(bg, "b@example.com", o); err == nil {
 			t.Errorf("Rcpt with %+v succeeded on a server without DSN", o)
 		}

@@ -340,7 +340,7 @@ func TestRealServerExtensions(t *testing.T) {
 	defer c.Close()
 	dsn := &Envelope{From: "alice@example.com", To: []string{"bob@example.com"},
 		MailOptions: &MailOptions{Return: "HDRS", EnvelopeID: "id+1=2"},
-		RcptOptions: map[string]*RcptOptions{"bob@example.com": {Notify: []string{"SUCCESS", "DELAY"}, OriginalRecipient: "bob+x@example.com"}}}
+		RcptOptions: map[string]*RcptOptions{"bob@example.com": {Notify: []DSNNotify{"SUCCESS", "DELAY"}, OriginalRecipient: "bob+x@example.com"}}}
 	if _, err := c.Send(bg, dsn, strings.NewReader("dsn\r\n")); err != nil {
 		t.Fatalf("DSN: %v", err)
 	}
