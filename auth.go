@@ -184,13 +184,12 @@ func (c *Client) secretsAllowed() bool {
 func (c *Client) noMechanism(refused []string) error {
 	offered := c.ext["AUTH"]
 	if len(refused) > 0 {
-		return fmt.Errorf("%w: the server offers %s, and %s would be sent readable by anyone on the path; "+
-			"encrypt the connection (Options.Security: StartTLS or ImplicitTLS), or set Options.AllowInsecureAuth if this network is trusted",
-			ErrInsecureAuth, offered, strings.Join(refused, " and "))
+		return withRemedy(fmt.Errorf("%w: the server offers %s, and %s would be sent readable by anyone on the path",
+			ErrInsecureAuth, offered, strings.Join(refused, " and ")), RemedySecureAuth)
 	}
 	if _, ok := c.ext["AUTH"]; !ok {
 		if c.tlsState == nil && c.ext.has("STARTTLS") {
-			return fmt.Errorf("%w: the server offers AUTH only after STARTTLS (Options.Security)", ErrAuthNotOffered)
+			return withRemedy(fmt.Errorf("%w: the server offers AUTH only after STARTTLS", ErrAuthNotOffered), RemedySecureAuth)
 		}
 		return fmt.Errorf("%w: the server does not offer AUTH", ErrAuthNotOffered)
 	}

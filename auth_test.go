@@ -265,8 +265,8 @@ func TestInsecureAuthSendsNoSecret(t *testing.T) {
 			t.Errorf("%s over plaintext: %v, want ErrInsecureAuth", tt.mechs, err)
 			continue
 		}
-		if !strings.Contains(err.Error(), "AllowInsecureAuth") {
-			t.Errorf("error %q does not say how to allow it", err)
+		if r := RemedyOf(err); r != RemedySecureAuth || !strings.Contains(r.Hint(), "AllowInsecureAuth") {
+			t.Errorf("error %q: remedy %v does not say how to allow it", err, r)
 		}
 		res := peerResult(t, srv)
 		for _, s := range secretForms(user, pass) {

@@ -132,14 +132,9 @@ type timeoutError struct {
 	field string // the option that set the wait; "" is Options.Timeout
 }
 
-func (e *timeoutError) Error() string {
-	field := e.field
-	if field == "" {
-		field = "Timeout"
-	}
-	return fmt.Sprintf("no answer within %v (Options.%s)", e.wait, field)
-}
-func (e *timeoutError) Timeout() bool { return true }
+func (e *timeoutError) Error() string  { return fmt.Sprintf("no answer within %v", e.wait) }
+func (e *timeoutError) remedy() Remedy { return RemedyTimeout }
+func (e *timeoutError) Timeout() bool  { return true }
 func (e *timeoutError) Is(target error) bool {
 	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
 }

@@ -89,7 +89,10 @@ var (
 type securityError struct {
 	msg   string
 	cause error // nil, or the timeout that made us guess
+	r     Remedy
 }
+
+func (e *securityError) remedy() Remedy { return e.r }
 
 func (e *securityError) Error() string { return e.msg }
 func (e *securityError) Unwrap() []error {
@@ -120,15 +123,16 @@ func (c *Client) readGreeting(ctx context.Context) (Reply, error) {
 		return Reply{}, werr
 	case silent:
 		return Reply{}, c.wrongSecurity(&securityError{
-			msg: fmt.Sprintf("no greeting within %v (Options.%s): a port that expects TLS from the first byte (465, smtps) says nothing until the client starts TLS; "+
-				"try Security ImplicitTLS, or raise Options.%s for a server that greets slowly", wait, field, field),
+			msg:   fmt.Sprintf("no greeting within %v: a port that expects TLS from the first byte (465, smtps) says nothing until the client starts TLS", wait),
 			cause: &timeoutError{wait: wait, field: field},
+			r:     RemedySilentPort,
 		})
 	case err != nil:
 		return Reply{}, c.fail(ctx, cmdGreeting, err)
 	case isTLSRecord(first[0]):
 		return Reply{}, c.wrongSecurity(&securityError{
-			msg: "the server sent a TLS record instead of a greeting: this port expects TLS from the first byte; use Security ImplicitTLS",
+			msg: "the server sent a TLS record instead of a greeting: this port speaks TLS from the first byte",
+			r:   RemedyImplicitTLS,
 		})
 	}
 	return c.readReply(ctx, cmdGreeting, true, c.timeout()) // the port speaks: the rest may take its time (postscreen's "220-")
@@ -153,8 +157,8 @@ func plaintextAnswer(server string, err error) (*securityError, bool) {
 	if !errors.As(err, &rh) || rh.RecordHeader[0] < '1' || rh.RecordHeader[0] > '5' {
 		return nil, false
 	}
-	return &securityError{msg: fmt.Sprintf("smtp: TLS handshake with %s: the server answered in plaintext (%s...): this port speaks plaintext first; "+
-		"use Security StartTLS (mandatory STARTTLS, the default on ports other than 465)", server, strconv.QuoteToASCII(string(rh.RecordHeader[:])))}, true
+	return &securityError{msg: fmt.Sprintf("smtp: TLS handshake with %s: the server answered in plaintext (%s...): this port speaks plaintext first",
+		server, strconv.QuoteToASCII(string(rh.RecordHeader[:]))), r: RemedyStartTLS}, true
 }
 
 // tlsError is a failure to secure the connection: kind is one of the
@@ -163,9 +167,11 @@ type tlsError struct {
 	kind  error
 	msg   string
 	cause error
+	r     Remedy
 }
 
 func (e *tlsError) Error() string   { return e.msg }
+func (e *tlsError) remedy() Remedy  { return e.r }
 func (e *tlsError) Unwrap() []error { return []error{e.kind, e.cause} }
 
 // secureMode resolves SecurityAuto for a connection to port ("" when
@@ -195,7 +201,7 @@ func (c *Client) newTLSConfig() (*tls.Config, error) {
 		cfg.ServerName = c.host
 	}
 	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
-		return nil, errInput("TLS needs a server name: set Options.TLSConfig.ServerName")
+		return nil, withRemedy(errInput("TLS needs a server name to check the certificate against, and none was dialled"), RemedyServerName)
 	}
 	if cfg.MinVersion == 0 {
 		cfg.MinVersion = tls.VersionTLS12
@@ -239,9 +245,8 @@ func (c *Client) secure(ctx context.Context) error {
 		if optional {
 			return nil
 		}
-		return &tlsError{kind: ErrStartTLSNotOffered, msg: ErrStartTLSNotOffered.Error() +
-			" (Options.Security is StartTLS: nothing more is sent in plaintext; use ImplicitTLS on port 465, or StartTLSOptional to accept plaintext)",
-			cause: errors.ErrUnsupported}
+		return &tlsError{kind: ErrStartTLSNotOffered, msg: ErrStartTLSNotOffered.Error() + " (so nothing more was sent in plaintext)",
+			cause: errors.ErrUnsupported, r: RemedyNoStartTLS}
 	}
 	rep, err := c.roundTrip(ctx, false, "STARTTLS")
 	if err != nil {
@@ -300,8 +305,12 @@ func (c *Client) handshake(ctx context.Context) error {
 			return c.fail(ctx, "TLS handshake", err)
 		}
 		werr := &tlsError{kind: ErrTLSHandshake, msg: describeTLSError(c.tlsConfig.ServerName, err), cause: err}
+		var unknown x509.UnknownAuthorityError
+		if errors.As(err, &unknown) {
+			werr.r = RemedyTrustCertificate
+		}
 		if se, ok := plaintextAnswer(c.tlsConfig.ServerName, err); ok && c.mode == ImplicitTLS {
-			werr = &tlsError{kind: ErrTLSHandshake, msg: se.msg, cause: se}
+			werr = &tlsError{kind: ErrTLSHandshake, msg: se.msg, cause: se, r: se.r}
 		}
 		c.shut(werr)
 		return werr
@@ -351,9 +360,9 @@ func describeTLSError(server string, err error) string {
 			cert = verifyErr.UnverifiedCertificates[0] // the server's own
 		}
 		if cert != nil {
-			return prefix + fmt.Sprintf("certificate signed by an unknown authority (subject %s, issuer %s): add its CA to TLSConfig.RootCAs, or pin its key with Options.Pins", safeText(cert.Subject.String()), safeText(cert.Issuer.String()))
+			return prefix + fmt.Sprintf("certificate signed by an unknown authority (subject %s, issuer %s)", safeText(cert.Subject.String()), safeText(cert.Issuer.String()))
 		}
-		return prefix + "certificate signed by an unknown authority: add its CA to TLSConfig.RootCAs, or pin its key with Options.Pins"
+		return prefix + "certificate signed by an unknown authority"
 	}
 	return prefix + err.Error()
 }

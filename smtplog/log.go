@@ -127,7 +127,11 @@ func (l *logger) event(ev smtp.Event) {
 		out(fmt.Sprintf("* Re-using existing connection #%d with host %s", ev.Conn, cl.host))
 	case smtp.EventClosed:
 		if ev.Err != nil {
-			out(fmt.Sprintf("* Closing connection #%d: %v", ev.Conn, ev.Err))
+			var notes []string
+			if hint := smtp.RemedyOf(ev.Err).Hint(); hint != "" {
+				notes = append(notes, "To fix: "+hint+".")
+			}
+			out(fmt.Sprintf("* Closing connection #%d: %v", ev.Conn, ev.Err), notes...)
 		} else {
 			out(fmt.Sprintf("* Closing connection #%d", ev.Conn))
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"log/slog"
 	"net"
@@ -283,5 +284,20 @@ func TestServerTextIsTerminalSafe(t *testing.T) {
 		if !strings.Contains(log.String(), `X\x1b[1mBOLD`) {
 			t.Errorf("explain=%v: the EHLO keyword is not shown escaped: %q", explain, log.String())
 		}
+	}
+}
+
+// A failure the library knows a remedy for gets it as a note, in Go
+// terms: the explained log is read by a Go programmer.
+func TestExplainNamesTheRemedy(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	opts := &smtp.Options{Security: smtp.StartTLS, TLSConfig: &tls.Config{RootCAs: testCA.Pool()}, Timeout: 3 * time.Second, Trace: Explain(&buf)}
+	_, _, err := dialSteps(t, opts, append(peer.Script(greeting+ehlo("PIPELINING")), peer.ExpectClose()))
+	if !errors.Is(err, smtp.ErrStartTLSNotOffered) {
+		t.Fatalf("Dial = %v", err)
+	}
+	if want := "  # To fix: " + smtp.RemedyNoStartTLS.Hint() + ".\n"; !strings.Contains(buf.String(), want) {
+		t.Errorf("the explained log lacks %q:\n%s", want, buf.String())
 	}
 }

@@ -50,6 +50,22 @@ type apiError struct {
 	EnhancedCode *string        `json:"enhanced_code,omitempty"`
 	Message      *string        `json:"message,omitempty"`
 	Rejected     []rejectedJSON `json:"rejected,omitempty"`
+	// Remedy names what would likely help (smtp.Remedy's name, such as
+	// "implicit_tls"); Hint says it in the keys of options_json.
+	Remedy string `json:"remedy,omitempty"`
+	Hint   string `json:"hint,omitempty"`
+}
+
+// optionHints word each remedy of the library in the keys of options_json.
+var optionHints = map[smtp.Remedy]string{
+	smtp.RemedyImplicitTLS:      `set "security":"implicit"`,
+	smtp.RemedyStartTLS:         `set "security":"starttls"`,
+	smtp.RemedyNoStartTLS:       `set "security":"implicit" with the server's TLS port (465), or "security":"starttls-optional" to accept plaintext`,
+	smtp.RemedySilentPort:       `try "security":"implicit", or raise "greeting_timeout_ms" for a server that greets slowly`,
+	smtp.RemedyTrustCertificate: `give its CA in "ca_pem", or pin its key in "pins"`,
+	smtp.RemedyServerName:       `set "server_name"`,
+	smtp.RemedyTimeout:          `raise "timeout_ms" if the server is slow`,
+	smtp.RemedySecureAuth:       `set "security":"starttls" or "implicit", or "allow_insecure_auth":true if the network is trusted`,
 }
 
 func (e *apiError) json() string {
@@ -86,6 +102,9 @@ func classify(err error) *apiError {
 	}
 	errors.As(err, &rcpts)
 	e := &apiError{status: status, Category: categoryOf(status), Error: err.Error()}
+	if r := smtp.RemedyOf(err); r != smtp.RemedyNone {
+		e.Remedy, e.Hint = r.String(), optionHints[r]
+	}
 	if rcpts != nil {
 		for _, r := range rcpts.Rejected {
 			e.Rejected = append(e.Rejected, rejected(r))

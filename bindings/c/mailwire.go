@@ -72,7 +72,9 @@ package main
 //      "code":     550,                    its reply code
 //      "enhanced_code": "5.1.1",           its RFC 3463 code, or ""
 //      "message":  "No such user",         its reply text
-//      "rejected": [ ...as in a receipt... ] when every recipient was refused}
+//      "rejected": [ ...as in a receipt... ] when every recipient was refused
+//      "remedy":   "implicit_tls",          what would likely help, when known
+//      "hint":     "set \"security\":\"implicit\""  the same in these options' keys}
 //   "error" is a one-line English text fit for a log; the other fields are
 //   present only when they apply.
 //
@@ -101,6 +103,8 @@ package main
 //                 "allow_insecure_auth" is true
 //   "allow_insecure_auth": false by default
 //   "timeout_ms": the wait for each server reply (see TIMEOUTS)
+//   "greeting_timeout_ms": the wait for the greeting's first byte; default
+//                 20000 (a silent port most often expects TLS first)
 //   "local_name": the name sent with EHLO; default "localhost"
 //
 // POOL OPTIONS (JSON object, given to mailwire_pool_open; NULL or "" means

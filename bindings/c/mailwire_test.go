@@ -5,11 +5,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
 	smtp "github.com/mailwire/smtp"
@@ -196,5 +198,25 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if openHandles() != before {
 		t.Errorf("%d handles open, want %d", openHandles(), before)
+	}
+}
+
+// An error with a remedy carries it, worded in options_json's keys: the C
+// and Python users never read the Go field names.
+func TestClassifyHints(t *testing.T) {
+	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.NoTLS})
+	defer srv.Close()
+	_, err := smtp.Dial(context.Background(), srv.Addr(), &smtp.Options{Security: smtp.StartTLS, Timeout: 5 * time.Second})
+	e := classify(err)
+	if e.Remedy != "no_starttls" || !strings.Contains(e.Hint, `"security":"implicit"`) || !strings.Contains(e.Hint, `"security":"starttls-optional"`) {
+		t.Errorf("no STARTTLS: %s", e.json())
+	}
+	for _, s := range []string{e.Error, e.Hint} {
+		if strings.Contains(s, "Options.") || strings.Contains(s, "Security ") {
+			t.Errorf("Go names in %q", s)
+		}
+	}
+	if e := classify(errors.New("plain")); e.Remedy != "" || e.Hint != "" {
+		t.Errorf("a remedy for an error without one: %s", e.json())
 	}
 }

@@ -27,6 +27,7 @@ type optionsJSON struct {
 	Password          string   `json:"password"`
 	AllowInsecureAuth bool     `json:"allow_insecure_auth"`
 	TimeoutMs         int64    `json:"timeout_ms"`
+	GreetingTimeoutMs int64    `json:"greeting_timeout_ms"`
 	LocalName         string   `json:"local_name"`
 }
 
@@ -100,6 +101,9 @@ func parseOptions(s string) (*smtp.Options, *apiError) {
 	}
 	var e *apiError
 	if opts.Timeout, e = durationMs("options_json: timeout_ms", o.TimeoutMs); e != nil {
+		return nil, e
+	}
+	if opts.GreetingTimeout, e = durationMs("options_json: greeting_timeout_ms", o.GreetingTimeoutMs); e != nil {
 		return nil, e
 	}
 	if len(o.Pins) > 0 {

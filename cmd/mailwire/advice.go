@@ -2,38 +2,33 @@ package main
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/mailwire/smtp"
 )
 
-// flagWords turns the advice in the library's errors, which names the Go
-// fields of smtp.Options, into the flags of this command line. Where two
-// entries start alike, the longer comes first: the replacer tries them in
-// this order.
-var flagWords = strings.NewReplacer(
-	"Security ImplicitTLS", "--security implicit",
-	"Security StartTLS", "--security starttls",
-	"Options.GreetingTimeout", "--greeting-timeout",
-	"(Options.Timeout)", "(--timeout)",
-	"add its CA to TLSConfig.RootCAs, or pin its key with Options.Pins",
-	"give its CA with --cafile, or pin its key with --insecure --pin",
-	"(Options.Security is StartTLS: nothing more is sent in plaintext; use ImplicitTLS on port 465, or StartTLSOptional to accept plaintext)",
-	"(--security starttls: nothing more is sent in plaintext; use --security implicit on port 465, or --security starttls-optional to accept plaintext)",
-	"(Options.Security: StartTLS or ImplicitTLS), or set Options.AllowInsecureAuth",
-	"(--security starttls or implicit), or give --allow-insecure-auth",
-	"(Options.Security)", "(--security)",
-	"set Options.TLSConfig.ServerName", "give --tls-server-name",
-)
+// flagHints word each remedy of the library in this command line's flags.
+var flagHints = map[smtp.Remedy]string{
+	smtp.RemedyImplicitTLS:      "use --security implicit",
+	smtp.RemedyStartTLS:         "use --security starttls",
+	smtp.RemedyNoStartTLS:       "use --security implicit on the server's TLS port (465), or --security starttls-optional to accept plaintext",
+	smtp.RemedySilentPort:       "try --security implicit, or raise --greeting-timeout for a server that greets slowly",
+	smtp.RemedyTrustCertificate: "give its CA with --cafile, or pin its key with --insecure --pin",
+	smtp.RemedyServerName:       "give --tls-server-name",
+	smtp.RemedyTimeout:          "raise --timeout if the server is slow",
+	smtp.RemedySecureAuth:       "use --security starttls or implicit, or give --allow-insecure-auth if the network is trusted",
+}
 
-// cliError is err's message with its advice in the command line's terms:
-// "try --security implicit" where the library says "try Security
-// ImplicitTLS".
+// cliError is err's message, followed by what to do about it in this
+// command line's flags when the library knows a remedy: the library's
+// errors state what happened, and each front-end words the remedy.
 func cliError(err error) string {
 	if err == nil {
 		return ""
 	}
-	return flagWords.Replace(err.Error())
+	if hint := flagHints[smtp.RemedyOf(err)]; hint != "" {
+		return err.Error() + ": " + hint
+	}
+	return err.Error()
 }
 
 // flagTrace passes every event to t, with the error of a closed

@@ -68,7 +68,7 @@ func TestProbeModesBothFail(t *testing.T) {
 	}
 	wantContains(t, "report", out,
 		"* StartTLS failed: no plaintext greeting within 300ms; trying --security implicit",
-		"\nThe probe stopped early, in both modes:\n  with StartTLS: smtp: greeting: no greeting within 300ms (--greeting-timeout): ",
+		"\nThe probe stopped early, in both modes:\n  with StartTLS: smtp: greeting: no greeting within 300ms: a port that expects TLS from the first byte",
 		"try --security implicit, or raise --greeting-timeout",
 		"\n  with ImplicitTLS: smtp: TLS handshake with 127.0.0.1: certificate signed by an unknown authority")
 	wantAbsent(t, "report", out, "Security:   ", "nothing found")
@@ -77,7 +77,7 @@ func TestProbeModesBothFail(t *testing.T) {
 	if code != exitUnavail || strings.Contains(out, "trying") {
 		t.Errorf("--security starttls: exit %d, switched:\n%s", code, out)
 	}
-	wantContains(t, "report", out, "The probe stopped early: smtp: greeting: no greeting within 300ms (--greeting-timeout): ", "try --security implicit")
+	wantContains(t, "report", out, "The probe stopped early: smtp: greeting: no greeting within 300ms: a port that expects TLS from the first byte", "try --security implicit")
 }
 
 // send and shell do not switch, but their errors name the --security to
@@ -92,7 +92,7 @@ func TestWrongSecurityAdvice(t *testing.T) {
 		want []string
 	}{
 		{[]string{implicit.Addr(), "--cafile", ca1, "--greeting-timeout", "300ms"},
-			[]string{"smtp: greeting: no greeting within 300ms (--greeting-timeout): ", "try --security implicit, or raise --greeting-timeout"}},
+			[]string{"smtp: greeting: no greeting within 300ms: a port that expects TLS from the first byte", "try --security implicit, or raise --greeting-timeout"}},
 		{[]string{starttls.Addr(), "--cafile", ca2, "--security", "implicit"},
 			[]string{"the server answered in plaintext (\"220 ", "use --security starttls"}},
 	} {

@@ -124,8 +124,11 @@ class SMTPError(Exception):
         command: Optional[str] = None,
         message: Optional[str] = None,
         rejected: Sequence[RejectedRecipient] = (),
+        remedy: str = "",
     ):
-        super().__init__(text)
+        hint = _HINTS.get(remedy, "")
+        super().__init__(f"{text}: {hint}" if hint else text)
+        self.remedy = remedy
         self.category = category
         self.code = code
         self.enhanced_code = enhanced_code
@@ -194,6 +197,20 @@ _CLASSES = {
 }
 
 
+# What would likely help, in this package's keyword arguments: the
+# library's errors state what happened; each front-end words the remedy.
+_HINTS = {
+    "implicit_tls": 'use security="implicit"',
+    "starttls": 'use security="starttls"',
+    "no_starttls": 'use security="implicit" with the server\'s TLS port (465), or security="starttls-optional" to accept plaintext',
+    "silent_port": 'try security="implicit", or raise greeting_timeout for a server that greets slowly',
+    "trust_certificate": "give its CA in ca_pem, or pin its key with pins",
+    "server_name": "give server_name",
+    "timeout": "raise reply_timeout if the server is slow",
+    "secure_auth": 'use security="starttls" or "implicit", or allow_insecure_auth=True if the network is trusted',
+}
+
+
 def _error(text: Optional[str], rc: int) -> SMTPError:
     try:
         d = json.loads(text or "")
@@ -208,6 +225,7 @@ def _error(text: Optional[str], rc: int) -> SMTPError:
         command=d.get("command"),
         message=d.get("message"),
         rejected=_rejected(d.get("rejected")),
+        remedy=d.get("remedy", ""),
     )
 
 
@@ -238,6 +256,7 @@ def _options(
     allow_insecure_auth: bool,
     reply_timeout: Optional[float],
     local_name: Optional[str],
+    greeting_timeout: Optional[float] = None,
 ) -> bytes:
     o: dict = {"security": security}
     if pins:
@@ -256,6 +275,8 @@ def _options(
         o["timeout_ms"] = _ms(reply_timeout, "reply_timeout")
     if local_name:
         o["local_name"] = local_name
+    if greeting_timeout is not None:
+        o["greeting_timeout_ms"] = _ms(greeting_timeout, "greeting_timeout")
     return json.dumps(o).encode()
 
 
@@ -379,11 +400,14 @@ class Client:
         local_name: Optional[str] = None,
         timeout: Optional[float] = None,
         reply_timeout: Optional[float] = None,
+        greeting_timeout: Optional[float] = None,
         trace: Optional[TraceFunc] = None,
     ):
         lib = _native.lib()
         self._timeout = timeout
-        opts = _options(security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name)
+        opts = _options(
+            security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout
+        )
         cb = _trace_callback(trace)
         handle = ctypes.c_uint64()
         err = ctypes.c_void_p()
@@ -467,11 +491,14 @@ class Pool:
         local_name: Optional[str] = None,
         timeout: Optional[float] = None,
         reply_timeout: Optional[float] = None,
+        greeting_timeout: Optional[float] = None,
         trace: Optional[TraceFunc] = None,
     ):
         lib = _native.lib()
         self._timeout = timeout
-        opts = _options(security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name)
+        opts = _options(
+            security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout
+        )
         popts: dict = {}
         for key, value in (("max_conns", max_conns), ("max_idle", max_idle), ("max_messages_per_conn", max_messages_per_conn)):
             if value is not None:

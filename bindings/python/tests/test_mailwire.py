@@ -202,6 +202,11 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(mailwire.TLSError) as cm:
             mailwire.Client(server.addr, **server.options(ca_pem=None, pins=None))
         self.assertIn("unknown authority", str(cm.exception))
+        # The remedy is worded in this package's arguments, not Go's.
+        self.assertEqual(cm.exception.remedy, "trust_certificate")
+        self.assertIn("give its CA in ca_pem, or pin its key with pins", str(cm.exception))
+        self.assertNotIn("Options.", str(cm.exception))
+        self.assertNotIn("TLSConfig", str(cm.exception))
 
     def test_wrong_password(self):
         with self.assertRaises(mailwire.AuthError) as cm:
