@@ -259,7 +259,7 @@ func TestInsecureAuthSendsNoSecret(t *testing.T) {
 		var lines []string
 		opts := plainOpts()
 		opts.Auth = tt.auth
-		opts.Trace = &Trace{LineSent: func(l string) { lines = append(lines, l) }}
+		opts.Trace = onLines(func(l string) { lines = append(lines, l) }, nil)
 		_, srv, err := dialSteps(t, opts, steps)
 		if !errors.Is(err, ErrInsecureAuth) {
 			t.Errorf("%s over plaintext: %v, want ErrInsecureAuth", tt.mechs, err)
@@ -294,10 +294,10 @@ func TestAuthSecretsNeverTraced(t *testing.T) {
 			var events []string
 			opts := insecureOK()
 			opts.Auth = tt.auth
-			opts.Trace = &Trace{
-				LineSent:     func(l string) { events = append(events, "> "+l) },
-				LineReceived: func(l string) { events = append(events, "< "+l) },
-			}
+			opts.Trace = onLines(
+				func(l string) { events = append(events, "> "+l) },
+				func(l string) { events = append(events, "< "+l) },
+			)
 			c, srv, err := dialSteps(t, opts, peer.Script(authScript(tt.mechs, tt.exchange)))
 			if (err != nil) != tt.fails {
 				t.Fatalf("Dial error = %v, want failure %v", err, tt.fails)

@@ -257,7 +257,7 @@ func prepare(opts *Options, host, port string) (*Client, error) {
 		return nil, errInput("unknown Options.Security %v", c.mode)
 	}
 	if c.trace != nil {
-		c.id = c.trace.conns.Add(1) - 1
+		c.id = connIDs.Add(1)
 	}
 	return c, nil
 }
@@ -269,7 +269,7 @@ func (c *Client) start(ctx context.Context, conn net.Conn) (*Client, error) {
 	c.lastUsed, c.lastIO = c.created, c.created
 	c.bw = bufio.NewWriterSize(connWriter{c}, commandBufSize)
 	c.rr.r = bufio.NewReader(conn)
-	if c.trace != nil && (c.trace.LineReceived != nil || c.trace.Event != nil) {
+	if c.trace != nil && c.trace.Event != nil {
 		c.rr.onLine = func(line []byte) { c.lineReceived(line) }
 	}
 	if err := c.open(ctx); err != nil {

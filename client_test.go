@@ -413,12 +413,12 @@ func TestLateCancelLeavesNoTrace(t *testing.T) {
 	defer cancel()
 	opts := realOpts(srv, Plaintext)
 	var armed atomic.Bool
-	opts.Trace = &Trace{LineReceived: func(line string) {
+	opts.Trace = onLines(nil, func(line string) {
 		if armed.Load() && strings.Contains(line, "queued") {
 			cancel()                          // the reply is read: the call's I/O is over
 			time.Sleep(50 * time.Millisecond) // let the watcher act before the call returns
 		}
-	}}
+	})
 	c, err := Dial(bg, srv.Addr(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -498,7 +498,7 @@ func TestCmdAuthIsRedacted(t *testing.T) {
 	`))
 	t.Cleanup(srv.Close)
 	opts := plainOpts()
-	opts.Trace = &Trace{LineSent: func(line string) { traced = append(traced, line) }}
+	opts.Trace = onLines(func(line string) { traced = append(traced, line) }, nil)
 	for _, lines := range [][]string{{"AUTH PLAIN AHRpbQBzM2NyZXQ="}, {"AUTH LOGIN", "dGlt", "czNjcmV0", "NOOP"}} {
 		c, err := Dial(context.Background(), srv.Addr(), opts)
 		if err != nil {
@@ -660,7 +660,7 @@ func TestLastReplyWithoutCRLF(t *testing.T) {
 	t.Parallel()
 	var received []string
 	opts := plainOpts()
-	opts.Trace = &Trace{LineReceived: func(l string) { received = append(received, l) }}
+	opts.Trace = onLines(nil, func(l string) { received = append(received, l) })
 	srv := peer.New(append(peer.Script(greeting+ehlo("PIPELINING")+"C: NOOP\n"), peer.Raw("421 4.3.2 \x1b[2Jshutting down for maintenance"), peer.Close()))
 	t.Cleanup(srv.Close)
 	c2, err := Dial(bg, srv.Addr(), opts)

@@ -326,7 +326,7 @@ func FuzzSASLChallenge(f *testing.F) {
 		conn := newMemConn(stream)
 		opts := &Options{
 			Security: Plaintext, AllowInsecureAuth: true, Auth: auth, Timeout: time.Second,
-			Trace: &Trace{LineSent: func(line string) { sent = append(sent, line) }},
+			Trace: onLines(func(line string) { sent = append(sent, line) }, nil),
 		}
 		c, err := NewClient(context.Background(), conn, opts)
 		if err == nil {

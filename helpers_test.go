@@ -85,3 +85,16 @@ func dialRefused(t *testing.T, opts *Options) error {
 	}
 	return dialErr
 }
+
+// onLines is a Trace that hands the lines sent and received to the given
+// funcs (either may be nil).
+func onLines(sent, received func(string)) *Trace {
+	return &Trace{Event: func(ev Event) {
+		switch {
+		case ev.Kind == EventLineSent && sent != nil:
+			sent(ev.Line)
+		case ev.Kind == EventLineReceived && received != nil:
+			received(ev.Line)
+		}
+	}}
+}

@@ -175,7 +175,7 @@ func TestPostfixAuthMechanisms(t *testing.T) {
 				opts.Auth = SASLAuth(client())
 				opts.AllowInsecureAuth = listener.mode == Plaintext
 				var lines []string
-				opts.Trace = &Trace{LineSent: func(l string) { lines = append(lines, l) }}
+				opts.Trace = onLines(func(l string) { lines = append(lines, l) }, nil)
 				c, err := Dial(bg, listener.addr, opts)
 				if err != nil {
 					t.Fatalf("AUTH %s: %v", mech, err)
@@ -192,7 +192,7 @@ func TestPostfixAuthMechanisms(t *testing.T) {
 		opts := pf.opts(StartTLS)
 		opts.Auth = PasswordAuth(pf.user, pf.pass)
 		var lines []string
-		opts.Trace = &Trace{LineSent: func(l string) { lines = append(lines, l) }}
+		opts.Trace = onLines(func(l string) { lines = append(lines, l) }, nil)
 		c, err := Dial(bg, pf.submission, opts)
 		if err != nil {
 			t.Fatal(err)

@@ -494,7 +494,7 @@ func TestStartTLSInjectionShown(t *testing.T) {
 	t.Parallel()
 	var received []string
 	opts := tlsOpts(StartTLS)
-	opts.Trace = &Trace{LineReceived: func(l string) { received = append(received, l) }}
+	opts.Trace = onLines(nil, func(l string) { received = append(received, l) })
 	steps := peer.Script(greeting + ehlo("PIPELINING", "STARTTLS") + "C: STARTTLS\n")
 	steps = append(steps, peer.Raw("220 2.0.0 Ready\r\n250-injected\r\n250 AUTH \x1b]0;owned\x07PLAIN\r\n"), peer.ExpectClose())
 	_, srv, err := dialSteps(t, opts, steps)

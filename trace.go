@@ -6,57 +6,38 @@ import (
 )
 
 // Trace receives every protocol line and connection event of a Client, in
-// the order they happen on the wire, the way net/http/httptrace reports an
-// HTTP request. Any field may be nil, and a nil *Trace costs nothing.
+// the order they happen on the wire, as one stream of Events. A nil *Trace
+// costs nothing.
 //
-// The single-purpose hooks (ConnectStart … Closed) suit a program that
-// wants one thing; Event receives everything, numbered by connection, and
-// is what the log adapters of package smtplog (Log, Explain, Slog) are built
-// on.
+// One stream, not a hook per kind (as net/http/httptrace has): every
+// consumer here wants most kinds (the logs of package smtplog, the C and
+// Python bindings, the command line), an Event can grow a field without
+// breaking anyone, and a new kind of event is added in one place: a
+// constant below, with the line in its doc saying which fields it sets,
+// and its emit call. A program that wants one kind switches on Kind.
 //
-// Hooks are called synchronously, on the goroutine doing the I/O: they must
-// not block, and must not call the Client. A Trace may be shared by many
-// Clients (a Pool's): their hooks then run concurrently, and Event.Conn
-// tells the connections apart. A Trace must not be copied after first use.
+// Event is called synchronously, on the goroutine doing the I/O: it must
+// not block, and must not call the Client. A Trace holds no state: it may
+// be copied, and shared by many Clients (a Pool's), whose events then
+// arrive concurrently, told apart by Event.Conn.
 //
-// Secrets never reach a hook: the client's AUTH responses are replaced by
-// "[redacted]" before any hook sees the line.
+// Secrets never reach it: the client's AUTH responses are replaced by
+// "[redacted]" before the line is traced.
 type Trace struct {
-	// ConnectStart is called before Dial connects.
-	ConnectStart func(network, addr string)
-	// ConnectDone is called when the connection is made, or failed with err.
-	ConnectDone func(network, addr string, err error)
-	// TLSHandshakeStart is called before the TLS handshake, with the name
-	// the certificate is checked against.
-	TLSHandshakeStart func(serverName string)
-	// TLSHandshakeDone is called after the handshake with its outcome: the
-	// negotiated state, or err when it failed.
-	TLSHandshakeDone func(state tls.ConnectionState, err error)
-	// LineSent is called with every command line, without its CRLF; the
-	// client's AUTH responses are "[redacted]". The message content is not
-	// traced line by line: see DataDone.
-	LineSent func(line string)
-	// LineReceived is called with every reply line, without its line ending.
-	LineReceived func(line string)
-	// DataDone is called when the message content has been sent, with its
-	// size in bytes as the caller gave it (before dot-stuffing).
-	DataDone func(n int64)
-	// Closed is called when the connection closes: err is nil after Quit
-	// or Close, and the cause after a failure.
-	Closed func(err error)
-
-	// Event receives every event above and more (the address a name
-	// resolved to, pin checks, TLS handshake messages, reused
-	// connections), each with the number of its connection.
+	// Event receives every event: connection, TLS handshake and its
+	// messages, pin checks, lines sent and received, the end of a
+	// message's content, reuse and closing.
 	Event func(Event)
 	// TLSRecords asks for an EventTLSMessage for each TLS handshake
 	// message crossing the wire, read from the record headers on the raw
 	// connection. It costs a little on every handshake, so it is off
 	// unless asked for; smtplog.Log and smtplog.Explain ask.
 	TLSRecords bool
-
-	conns atomic.Int64 // connections numbered so far
 }
+
+// connIDs numbers connections, process-wide: an Event's Conn is unique
+// whichever Trace reports it.
+var connIDs atomic.Int64
 
 // EventKind says what an Event reports.
 type EventKind int
@@ -92,7 +73,9 @@ func (k EventKind) String() string {
 // Event is one event of a traced connection. Which fields are set depends
 // on Kind.
 type Event struct {
-	// Conn numbers the connection within its Trace: 0, 1, … (curl's #0).
+	// Conn is the connection's id, unique in the process (from 1): the
+	// events of one connection carry the same. smtplog numbers a log's
+	// connections #0, #1… as curl does.
 	Conn int64
 	Kind EventKind
 	// Line is the protocol line of EventLineSent and EventLineReceived,
@@ -116,50 +99,13 @@ type Event struct {
 	Err error
 }
 
-// emit hands ev to the hooks that want it.
+// emit hands ev to the Trace, numbered with the connection's id.
 func (c *Client) emit(ev Event) {
-	t := c.trace
-	if t == nil {
+	if c.trace == nil || c.trace.Event == nil {
 		return
 	}
-	switch ev.Kind {
-	case EventConnectStart:
-		if t.ConnectStart != nil {
-			t.ConnectStart(ev.Network, ev.Addr)
-		}
-	case EventConnectDone:
-		if t.ConnectDone != nil {
-			t.ConnectDone(ev.Network, ev.Addr, ev.Err)
-		}
-	case EventTLSHandshakeStart:
-		if t.TLSHandshakeStart != nil {
-			t.TLSHandshakeStart(ev.ServerName)
-		}
-	case EventTLSHandshakeDone:
-		if t.TLSHandshakeDone != nil {
-			t.TLSHandshakeDone(*ev.TLS, ev.Err)
-		}
-	case EventLineSent:
-		if t.LineSent != nil {
-			t.LineSent(ev.Line)
-		}
-	case EventLineReceived:
-		if t.LineReceived != nil {
-			t.LineReceived(ev.Line)
-		}
-	case EventDataDone:
-		if t.DataDone != nil {
-			t.DataDone(ev.Size)
-		}
-	case EventClosed:
-		if t.Closed != nil {
-			t.Closed(ev.Err)
-		}
-	}
-	if t.Event != nil {
-		ev.Conn = c.id
-		t.Event(ev)
-	}
+	ev.Conn = c.id
+	c.trace.Event(ev)
 }
 
 // lineSent traces a command line (already redacted).
@@ -172,25 +118,21 @@ func (c *Client) lineReceived(line []byte) {
 	c.emit(Event{Kind: EventLineReceived, Line: string(line)})
 }
 
-// ComposeTrace returns a new Trace that calls the hooks of each of traces
-// in turn (nil ones are skipped), e.g. an smtplog.Log and a program's own
-// counters. The traces given are not modified. Event numbers connections
-// in the new Trace.
+// ComposeTrace returns a new Trace that hands each event to each of
+// traces in turn (nil ones are skipped), e.g. an smtplog.Log and a
+// program's own counters. The traces given are not modified.
 func ComposeTrace(traces ...*Trace) *Trace {
-	var ts []*Trace
+	var events []func(Event)
+	all := &Trace{}
 	for _, t := range traces {
-		if t != nil {
-			ts = append(ts, t)
+		if t != nil && t.Event != nil {
+			events = append(events, t.Event)
+			all.TLSRecords = all.TLSRecords || t.TLSRecords
 		}
 	}
-	all := &Trace{}
-	for _, t := range ts {
-		all.TLSRecords = all.TLSRecords || t.TLSRecords
-	}
 	all.Event = func(ev Event) {
-		for _, t := range ts {
-			c := Client{trace: t, id: ev.Conn}
-			c.emit(ev)
+		for _, e := range events {
+			e(ev)
 		}
 	}
 	return all

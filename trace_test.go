@@ -55,7 +55,7 @@ func TestTraceReportsTheWireInOrder(t *testing.T) {
 	record := func(prefix string) func(string) {
 		return func(l string) { mu.Lock(); events = append(events, prefix+l); mu.Unlock() }
 	}
-	res := runFullSession(t, &Trace{LineSent: record("C: "), LineReceived: record("S: ")})
+	res := runFullSession(t, onLines(record("C: "), record("S: ")))
 
 	// What the script says crossed the wire, in order, with the secret
 	// redacted and the message content left out.
@@ -100,7 +100,7 @@ func TestComposeTrace(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	var sent []string
-	mine := &Trace{LineSent: func(l string) { sent = append(sent, l) }}
+	mine := onLines(func(l string) { sent = append(sent, l) }, nil)
 	log := &Trace{Event: func(ev Event) {
 		switch ev.Kind {
 		case EventLineSent:
@@ -121,7 +121,7 @@ func TestComposeTrace(t *testing.T) {
 	if strings.Join(sent, ",") != "EHLO localhost,NOOP" || !strings.Contains(buf.String(), "> NOOP\n< 250 Ok\n") {
 		t.Errorf("composed hooks saw %v and logged:\n%s", sent, buf.String())
 	}
-	if mine.Event != nil || log.LineSent != nil {
+	if mine.TLSRecords || log.TLSRecords {
 		t.Error("ComposeTrace modified a trace it was given")
 	}
 }
@@ -143,7 +143,7 @@ func TestEnhancedCodeDescription(t *testing.T) {
 func BenchmarkSendTraced(b *testing.B) {
 	addr := sink(b)
 	var n int
-	trace := &Trace{LineSent: func(string) { n++ }, LineReceived: func(string) { n++ }}
+	trace := onLines(func(string) { n++ }, func(string) { n++ })
 	c, err := Dial(context.Background(), addr, &Options{Security: Plaintext, Trace: trace})
 	if err != nil {
 		b.Fatal(err)

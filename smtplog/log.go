@@ -49,7 +49,9 @@ type logger struct {
 	w       io.Writer
 	explain bool
 	now     func() time.Time
-	conns   map[int64]*connLog
+	conns   map[int64]*connLog // by the log's own number
+	numbers map[int64]int64    // a connection's id to its number in this log
+	next    int64              // the next number: #0, #1…, as curl counts
 }
 
 // connLog is what the log remembers of one connection.
@@ -60,7 +62,22 @@ type connLog struct {
 }
 
 func newLogger(w io.Writer, explain bool, now func() time.Time) *logger {
-	return &logger{w: w, explain: explain, now: now, conns: map[int64]*connLog{}}
+	return &logger{w: w, explain: explain, now: now, conns: map[int64]*connLog{}, numbers: map[int64]int64{}}
+}
+
+// number is the log's number of the connection id, given in the order the
+// connections first appear; a closed one is forgotten.
+func (l *logger) number(id int64, closed bool) int64 {
+	n, ok := l.numbers[id]
+	if !ok {
+		n = l.next
+		l.next++
+		l.numbers[id] = n
+	}
+	if closed {
+		delete(l.numbers, id)
+	}
+	return n
 }
 
 func (l *logger) trace() *smtp.Trace {
@@ -71,6 +88,7 @@ func (l *logger) trace() *smtp.Trace {
 func (l *logger) event(ev smtp.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	ev.Conn = l.number(ev.Conn, ev.Kind == smtp.EventClosed)
 	cl := l.conns[ev.Conn]
 	if cl == nil {
 		cl = &connLog{}

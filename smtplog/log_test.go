@@ -240,7 +240,7 @@ func TestSlog(t *testing.T) {
 		t.Fatalf("records = %v", records)
 	}
 	sent, recv := records[0], records[1]
-	if sent["dir"] != "sent" || sent["line"] != "NOOP" || sent["conn"] != float64(0) {
+	if sent["dir"] != "sent" || sent["line"] != "NOOP" || sent["conn"] == nil || sent["conn"] != recv["conn"] || sent["conn"] == float64(0) {
 		t.Errorf("sent record = %v", sent)
 	}
 	if recv["dir"] != "received" || recv["code"] != "250" || recv["line"] != "250 2.0.0 Ok" {

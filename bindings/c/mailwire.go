@@ -132,7 +132,9 @@ package main
 //
 // TRACE
 //   A trace callback set at open receives every protocol line and
-//   connection event: kind is a mailwire_event_kind; line is the protocol
+//   connection event: conn is the connection's id (unique in the process,
+//   from 1: a pool's connections interleave, conn tells them apart); kind
+//   is a mailwire_event_kind; line is the protocol
 //   line for MAILWIRE_EVENT_SENT and MAILWIRE_EVENT_RECEIVED (without CRLF;
 //   the client's AUTH responses read "[redacted]", secrets never reach the
 //   callback) and a short text for the other kinds. For a client, the
@@ -209,7 +211,7 @@ typedef uint64_t mailwire_pool;
 
 // The trace callback; see TRACE. user is the pointer given at open, passed
 // back untouched.
-typedef void (*mailwire_trace_fn)(void *user, int kind, const char *line);
+typedef void (*mailwire_trace_fn)(void *user, int64_t conn, int kind, const char *line);
 
 // Internal: these let cgo emit const-correct prototypes below.
 typedef const char mailwire_const_char;

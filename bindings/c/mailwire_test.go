@@ -130,7 +130,7 @@ func TestEndToEnd(t *testing.T) {
 
 	var mu sync.Mutex
 	var lines []string
-	tr := &traceBridge{fn: func(kind int, line string) {
+	tr := &traceBridge{fn: func(conn int64, kind int, line string) {
 		mu.Lock()
 		lines = append(lines, fmt.Sprintf("%s|%s", eventName(kind), line))
 		mu.Unlock()

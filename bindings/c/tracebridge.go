@@ -15,7 +15,7 @@ import (
 // returned, no event reaches the callback, not even one of a pool's
 // reaper that was already running. A nil *traceBridge traces nothing.
 type traceBridge struct {
-	fn  func(kind int, line string)
+	fn  func(conn int64, kind int, line string)
 	mu  sync.RWMutex // held for reading while the callback runs
 	off bool
 }
@@ -34,7 +34,7 @@ func (b *traceBridge) event(ev smtp.Event) {
 	if b.off {
 		return
 	}
-	b.fn(int(ev.Kind), describe(ev))
+	b.fn(ev.Conn, int(ev.Kind), describe(ev))
 }
 
 // disable stops the callbacks, waiting for any in progress.

@@ -98,8 +98,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The Trace tells which mechanism was used: the AUTH line, whose
 	// token the library has replaced by "[redacted]".
 	var mech string
-	trace := &smtp.Trace{LineSent: func(line string) {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "AUTH" {
+	trace := &smtp.Trace{Event: func(ev smtp.Event) {
+		if f := strings.Fields(ev.Line); ev.Kind == smtp.EventLineSent && len(f) >= 2 && f[0] == "AUTH" {
 			mech = f[1]
 		}
 	}}

@@ -220,11 +220,21 @@ struct trace_log {
 	size_t len, cap;
 	int events;
 	int bad_kind;
+	int bad_conn;       /* events with a connection id below 1 */
+	int64_t conns[64];  /* the distinct connection ids seen */
+	int nconns;
 };
 
-static void trace_cb(void *user, int kind, const char *line) {
+static void trace_cb(void *user, int64_t conn, int kind, const char *line) {
 	struct trace_log *t = user;
 	pthread_mutex_lock(&t->mu);
+	if (conn < 1)
+		t->bad_conn++;
+	int seen = 0;
+	for (int i = 0; i < t->nconns; i++)
+		seen |= t->conns[i] == conn;
+	if (!seen && t->nconns < 64)
+		t->conns[t->nconns++] = conn;
 	size_t need = strlen(line) + 16;
 	if (t->len + need >= t->cap) {
 		t->cap = (t->cap + need) * 2;
@@ -556,7 +566,9 @@ static void test_pool(struct server *s) {
 	mailwire_free(err);
 
 	/* 20 messages, at most 4 per connection and 2 at a time: several
-	 * connections, each authenticated, reused, and closed with QUIT. */
+	 * connections, each authenticated, reused, and closed with QUIT; the
+	 * trace tells them apart by their ids. */
+	CHECK(t.bad_conn == 0 && t.nconns >= 5, "pool trace connection ids: %d bad, %d distinct (want >= 5)", t.bad_conn, t.nconns);
 	CHECK(strstr(t.text, "6|AUTH PLAIN [redacted]\n") && !strstr(t.text, s->password), "pool trace redacted");
 	CHECK(strstr(t.text, "10|reused\n") != NULL, "pool reused a connection");
 	CHECK(strstr(t.text, "11|sent 4 messages") != NULL, "pool retired a connection after max_messages_per_conn:\n%s", t.text);

@@ -22,7 +22,7 @@ import json
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _native
 
@@ -43,10 +43,23 @@ __all__ = [
     "InvalidArgumentError",
     "InternalError",
     "event_name",
+    "TraceEvent",
 ]
 
 EnhancedCode = Tuple[int, int, int]
-TraceFunc = Callable[[str, str], None]
+
+
+class TraceEvent(NamedTuple):
+    """One traced event: kind ("sent", "received", "connect-start", ...),
+    the protocol line or a short text, and conn, the connection's id
+    (unique in the process: a pool's connections interleave)."""
+
+    kind: str
+    line: str
+    conn: int
+
+
+TraceFunc = Callable[[TraceEvent], None]
 Message = Union[bytes, bytearray, memoryview, str]
 
 
@@ -318,13 +331,13 @@ def event_name(kind: int) -> str:
 
 
 def _trace_callback(trace: Optional[TraceFunc]):
-    """A C callback calling trace(kind_name, line), or None."""
+    """A C callback calling trace(TraceEvent(...)), or None."""
     if trace is None:
         return None
     event_name(0)  # loads the names now
 
-    def call(_user, kind, line):
-        trace(event_name(kind), (line or b"").decode("utf-8", "replace"))
+    def call(_user, conn, kind, line):
+        trace(TraceEvent(event_name(kind), (line or b"").decode("utf-8", "replace"), conn))
 
     return _native.TRACE_FN(call)
 

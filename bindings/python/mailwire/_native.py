@@ -9,7 +9,7 @@ import threading
 _lib = None
 _lock = threading.Lock()
 
-TRACE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+TRACE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_char_p)
 
 _c_str = ctypes.c_char_p
 _c_out_str = ctypes.POINTER(ctypes.c_void_p)  # char **: kept as an address, to free it

@@ -130,7 +130,13 @@ class ClientTest(unittest.TestCase):
 
     def test_trace(self):
         events = []
-        with mailwire.Client(server.addr, **server.options(trace=lambda kind, line: events.append((kind, line)))) as c:
+        conns = set()
+
+        def trace(e):
+            events.append((e.kind, e.line))
+            conns.add(e.conn)
+
+        with mailwire.Client(server.addr, **server.options(trace=trace)) as c:
             c.send("alice@example.com", "bob@example.net", MSG)
         count_sent()
         self.assertIn(("sent", "AUTH PLAIN [redacted]"), events)
@@ -138,6 +144,8 @@ class ClientTest(unittest.TestCase):
         self.assertIn(("sent", "QUIT"), events)
         self.assertIn(("closed", "closed"), events)
         self.assertTrue(any(k == "received" and line.startswith("250 2.0.0 OK: queued as Q") for k, line in events))
+        self.assertEqual(len(conns), 1)  # one connection, one id
+        self.assertGreater(conns.pop(), 0)
         self.assertTrue(any(k == "pin-check" and line.startswith("matched sha256//") for k, line in events))
         self.assertTrue(all(isinstance(k, str) and isinstance(line, str) for k, line in events))
         self.assertFalse([e for e in events if server.password in e[1]], "the password reached the trace")
@@ -193,7 +201,7 @@ class ClientTest(unittest.TestCase):
         events = []
         with self.assertRaises(mailwire.TLSError) as cm:
             mailwire.Client(server.addr, **server.options(pins="sha256//" + "A" * 43 + "=",
-                                                          trace=lambda k, line: events.append((k, line))))
+                                                          trace=lambda e: events.append((e.kind, e.line))))
         self.assertIn("pin mismatch", str(cm.exception))
         self.assertIsNone(cm.exception.code)
         self.assertFalse([e for e in events if e[1].startswith("AUTH")], "AUTH sent despite the wrong pin")
@@ -280,9 +288,12 @@ class PoolTest(unittest.TestCase):
         lock = threading.Lock()
         events = []
 
-        def trace(kind, line):
+        conns = set()
+
+        def trace(e):
             with lock:
-                events.append((kind, line))
+                events.append((e.kind, e.line))
+                conns.add(e.conn)
 
         receipts, errors = [], []
         with mailwire.Pool(server.addr, max_conns=2, max_messages_per_conn=4, trace=trace, **server.options()) as pool:
@@ -307,6 +318,7 @@ class PoolTest(unittest.TestCase):
         self.assertEqual(len({r.queue_id for r in receipts}), 20)
         self.assertIn(("sent", "AUTH PLAIN [redacted]"), events)
         self.assertIn(("reused", "reused"), events)
+        self.assertGreaterEqual(len(conns), 5)  # 20 messages, 4 a connection: the ids tell them apart
         self.assertFalse([e for e in events if server.password in e[1]])
         self.assertTrue(pool.closed)
         with self.assertRaises(mailwire.ClosedError):
