@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,12 +35,15 @@ var ErrInsecureAuth = errors.New("smtp: AUTH would reveal the secret over an une
 // mechanisms this Auth can use.
 var ErrAuthNotOffered = errors.New("smtp: the server offers no usable AUTH mechanism")
 
+// passwordMechanism is a mechanism PasswordAuth may use.
+type passwordMechanism struct {
+	name      string
+	revealing bool // it sends the password itself
+}
+
 // The mechanisms PasswordAuth may use, strongest first. The ones that send
 // the password itself need TLS (or AllowInsecureAuth).
-var passwordMechanisms = []struct {
-	name      string
-	revealing bool
-}{
+var passwordMechanisms = []passwordMechanism{
 	{"SCRAM-SHA-256", false},
 	{"SCRAM-SHA-1", false},
 	{"PLAIN", true},
@@ -49,20 +53,44 @@ var passwordMechanisms = []struct {
 
 // PasswordAuth authenticates with a user name and password, with the
 // strongest mechanism the server offers after TLS: SCRAM-SHA-256,
-// SCRAM-SHA-1, PLAIN, LOGIN, then CRAM-MD5. Over an unencrypted connection
-// only SCRAM and CRAM-MD5 are used, unless Options.AllowInsecureAuth is set;
-// otherwise it fails with ErrInsecureAuth before any secret is sent.
-func PasswordAuth(username, password string) Auth {
-	return &passwordAuth{username: username, password: password}
+// SCRAM-SHA-1, PLAIN, LOGIN, then CRAM-MD5; mechanisms, when given, keeps
+// to those (a server whose SCRAM is broken, a test of LOGIN). Over an
+// unencrypted connection only SCRAM and CRAM-MD5 are used, unless
+// Options.AllowInsecureAuth is set; otherwise it fails with ErrInsecureAuth
+// before any secret is sent. A mechanism it does not know is an
+// ErrInvalidArgument error when it is used.
+func PasswordAuth(username, password string, mechanisms ...string) Auth {
+	return &passwordAuth{username: username, password: password, only: mechanisms}
 }
 
-type passwordAuth struct{ username, password string }
+type passwordAuth struct {
+	username, password string
+	only               []string // the mechanisms allowed; nil: all
+}
+
+// allowed reports whether mech may be used.
+func (a *passwordAuth) allowed(mech string) bool {
+	if a.only == nil {
+		return true
+	}
+	for _, m := range a.only {
+		if strings.EqualFold(m, mech) {
+			return true
+		}
+	}
+	return false
+}
 
 func (a *passwordAuth) mechanism(c *Client) (sasl.Client, error) {
+	for _, m := range a.only {
+		if !slices.ContainsFunc(passwordMechanisms, func(p passwordMechanism) bool { return strings.EqualFold(p.name, m) }) {
+			return nil, errInput("PasswordAuth: unknown mechanism %q (SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, LOGIN or CRAM-MD5)", m)
+		}
+	}
 	offered := c.authMechanisms()
 	var refused []string
 	for _, m := range passwordMechanisms {
-		if !offered[m.name] {
+		if !offered[m.name] || !a.allowed(m.name) {
 			continue
 		}
 		if m.revealing && !c.secretsAllowed() {

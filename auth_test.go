@@ -193,21 +193,26 @@ func TestPasswordAuthSelection(t *testing.T) {
 	tests := []struct {
 		offered    string
 		tls, allow bool
-		want       string // a mechanism, or the error's sentinel name
+		want       string   // a mechanism, or the error's sentinel name
+		only       []string // PasswordAuth's mechanisms
 	}{
-		{"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256", true, false, "SCRAM-SHA-256"},
-		{"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1", true, false, "SCRAM-SHA-1"},
-		{"LOGIN PLAIN CRAM-MD5", true, false, "PLAIN"},
-		{"LOGIN CRAM-MD5", true, false, "LOGIN"},
-		{"CRAM-MD5", true, false, "CRAM-MD5"},
-		{"login plain", true, false, "PLAIN"},
-		{"PLAIN LOGIN", false, false, "ErrInsecureAuth"},
-		{"LOGIN", false, false, "ErrInsecureAuth"},
-		{"PLAIN LOGIN", false, true, "PLAIN"},
-		{"PLAIN LOGIN CRAM-MD5", false, false, "CRAM-MD5"},
-		{"PLAIN SCRAM-SHA-256", false, false, "SCRAM-SHA-256"},
-		{"GSSAPI NTLM", true, false, "ErrAuthNotOffered"},
-		{"", true, true, "ErrAuthNotOffered"},
+		{"PLAIN LOGIN SCRAM-SHA-256", true, false, "LOGIN", []string{"login"}},
+		{"PLAIN LOGIN SCRAM-SHA-256", true, false, "PLAIN", []string{"LOGIN", "PLAIN"}}, // the strongest of those
+		{"PLAIN SCRAM-SHA-256", true, false, "ErrAuthNotOffered", []string{"CRAM-MD5"}},
+		{"PLAIN", true, false, "ErrInvalidArgument", []string{"NTLM"}},
+		{"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256", true, false, "SCRAM-SHA-256", nil},
+		{"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1", true, false, "SCRAM-SHA-1", nil},
+		{"LOGIN PLAIN CRAM-MD5", true, false, "PLAIN", nil},
+		{"LOGIN CRAM-MD5", true, false, "LOGIN", nil},
+		{"CRAM-MD5", true, false, "CRAM-MD5", nil},
+		{"login plain", true, false, "PLAIN", nil},
+		{"PLAIN LOGIN", false, false, "ErrInsecureAuth", nil},
+		{"LOGIN", false, false, "ErrInsecureAuth", nil},
+		{"PLAIN LOGIN", false, true, "PLAIN", nil},
+		{"PLAIN LOGIN CRAM-MD5", false, false, "CRAM-MD5", nil},
+		{"PLAIN SCRAM-SHA-256", false, false, "SCRAM-SHA-256", nil},
+		{"GSSAPI NTLM", true, false, "ErrAuthNotOffered", nil},
+		{"", true, true, "ErrAuthNotOffered", nil},
 	}
 	for _, tt := range tests {
 		c := &Client{ext: extensions{"AUTH": tt.offered}, opts: Options{AllowInsecureAuth: tt.allow}}
@@ -218,8 +223,10 @@ func TestPasswordAuthSelection(t *testing.T) {
 			c.tlsState = &tls.ConnectionState{}
 		}
 		var got string
-		sc, err := PasswordAuth("u", "p").mechanism(c)
+		sc, err := PasswordAuth("u", "p", tt.only...).mechanism(c)
 		switch {
+		case errors.Is(err, ErrInvalidArgument):
+			got = "ErrInvalidArgument"
 		case errors.Is(err, ErrInsecureAuth):
 			got = "ErrInsecureAuth"
 		case errors.Is(err, ErrAuthNotOffered):

@@ -43,10 +43,6 @@ type Options struct {
 	// --pinnedpubkey form "sha256//BASE64" (see Pin and PinVerifier). A
 	// malformed pin is an error at Dial.
 	Pins []string
-	// VerifyConnection is a verifier of the caller's, called after the
-	// chain and pin checks. Its error aborts the handshake: no SMTP byte
-	// is sent over that connection.
-	VerifyConnection func(tls.ConnectionState) error
 	// Auth, when set, authenticates right after the (post-TLS) EHLO; see
 	// PasswordAuth, OAuth2Auth and SASLAuth.
 	Auth Auth
@@ -73,9 +69,13 @@ type Options struct {
 	GreetingTimeout time.Duration
 	// Dialer opens the connection in Dial; nil means a net.Dialer. Use it
 	// for a proxy, a source address, or a test listener.
-	Dialer interface {
-		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
-	}
+	Dialer Dialer
+}
+
+// Dialer opens connections: *net.Dialer is one, and so are the dialers of
+// golang.org/x/net/proxy (SOCKS5) that take a context.
+type Dialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Client is a connection to an SMTP server (RFC 5321) that has said hello
@@ -154,9 +154,7 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dialer interface {
-		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
-	} = &net.Dialer{}
+	var dialer Dialer = &net.Dialer{}
 	if c.opts.Dialer != nil {
 		dialer = c.opts.Dialer
 	}

@@ -189,7 +189,9 @@ func secureMode(s Security, port string) Security {
 // newTLSConfig builds the tls.Config of the connection: a clone of the
 // caller's, never the caller's own, with ServerName (default: the dialled
 // host), MinVersion TLS 1.2, and a VerifyConnection that checks the pins,
-// then calls Options.VerifyConnection and the caller's own verifier.
+// then calls the caller's own TLSConfig.VerifyConnection: one way to pin
+// (Options.Pins), one to verify (TLSConfig.VerifyConnection, where
+// PinVerifier's result fits too).
 func (c *Client) newTLSConfig() (*tls.Config, error) {
 	var cfg *tls.Config
 	if c.opts.TLSConfig != nil {
@@ -212,7 +214,7 @@ func (c *Client) newTLSConfig() (*tls.Config, error) {
 			return nil, err
 		}
 	}
-	callers := []func(tls.ConnectionState) error{c.opts.VerifyConnection, cfg.VerifyConnection}
+	caller := cfg.VerifyConnection
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		if c.pins != nil {
 			check := c.pins.check(cs)
@@ -221,12 +223,8 @@ func (c *Client) newTLSConfig() (*tls.Config, error) {
 				return check.Err
 			}
 		}
-		for _, v := range callers {
-			if v != nil {
-				if err := v(cs); err != nil {
-					return err
-				}
-			}
+		if caller != nil {
+			return caller(cs)
 		}
 		return nil
 	}
@@ -465,9 +463,10 @@ func (e *pinError) Error() string {
 
 func (e *pinError) Is(target error) bool { return target == ErrPinMismatch }
 
-// PinVerifier returns a verifier for tls.Config.VerifyConnection (or
-// Options.VerifyConnection) that accepts a connection when the key of a
-// certificate in the verified chain has one of pins. Each pin is in curl's
+// PinVerifier returns a verifier for tls.Config.VerifyConnection that
+// accepts a connection when the key of a certificate in the verified chain
+// has one of pins (what Options.Pins does, for a tls.Config used
+// elsewhere too). Each pin is in curl's
 // --pinnedpubkey form, "sha256//BASE64"; one string may hold several joined
 // by ';'. When chain verification is off (InsecureSkipVerify), only the
 // server's own certificate counts: that is how a self-signed server is

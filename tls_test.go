@@ -312,7 +312,7 @@ func TestVerifyConnectionAborts(t *testing.T) {
 	steps = append(steps, peer.StartTLS(serverTLS(goodCert)))
 	opts := tlsOpts(StartTLS)
 	var seen tls.ConnectionState
-	opts.VerifyConnection = func(cs tls.ConnectionState) error { seen = cs; return veto }
+	opts.TLSConfig.VerifyConnection = func(cs tls.ConnectionState) error { seen = cs; return veto }
 	_, srv, err := dialSteps(t, opts, steps)
 	if !errors.Is(err, veto) || !errors.Is(err, ErrTLSHandshake) {
 		t.Fatalf("Dial error = %v, want the verifier's error in ErrTLSHandshake", err)

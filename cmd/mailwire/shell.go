@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-sasl"
-
 	"github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/internal/explain"
 	"github.com/mailwire/smtp/internal/termsafe"
@@ -258,33 +256,9 @@ func (s *shell) auth(words []string) {
 	}
 	a := smtp.PasswordAuth(user, pass)
 	if len(words) == 2 {
-		if strings.EqualFold(words[0], "plain") {
-			a = smtp.SASLAuth(sasl.NewPlainClient("", user, pass))
-		} else {
-			a = smtp.SASLAuth(&loginClient{user: user, pass: pass})
-		}
+		a = smtp.PasswordAuth(user, pass, strings.ToUpper(words[0])) // as typed: PLAIN or LOGIN
 	}
 	s.report(s.c.Auth(s.ctx, a))
-}
-
-// loginClient is LOGIN answering the user name to the first prompt and the
-// password to the second, whatever their wording.
-type loginClient struct {
-	user, pass string
-	step       int
-}
-
-func (l *loginClient) Start() (string, []byte, error) { return sasl.Login, nil, nil }
-
-func (l *loginClient) Next([]byte) ([]byte, error) {
-	l.step++
-	switch l.step {
-	case 1:
-		return []byte(l.user), nil
-	case 2:
-		return []byte(l.pass), nil
-	}
-	return nil, sasl.ErrUnexpectedServerChallenge
 }
 
 // data sends DATA and the lines typed after it, up to a lone dot.
