@@ -3,6 +3,8 @@ package smtp
 import (
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/idna"
 )
 
 // Length limits of RFC 5321 section 4.5.3.1.
@@ -72,4 +74,55 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// wireAddress is addr as it goes on the wire. An address with a non-ASCII
+// local part needs SMTPUTF8 (RFC 6531): asked for when the server offers
+// it, an error otherwise. When only the domain is non-ASCII and the server
+// lacks SMTPUTF8, the domain is converted to A-labels (IDNA2008, lookup
+// profile); an invalid domain is an error, never sent as it is.
+func (c *Client) wireAddress(addr string, mo *MailOptions) (string, error) {
+	if isASCII(addr) {
+		return addr, nil
+	}
+	if c.ext.has("SMTPUTF8") {
+		mo.UTF8 = true
+		return addr, nil
+	}
+	at := strings.LastIndexByte(addr, '@')
+	local, domain := addr, ""
+	if at >= 0 {
+		local, domain = addr[:at], addr[at+1:]
+	}
+	if !isASCII(local) {
+		return "", errInput("address %q has a non-ASCII local part, and the server does not offer SMTPUTF8 (RFC 6531)", addr)
+	}
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil {
+		return "", errInput("address %q: invalid internationalised domain: %v", addr, err)
+	}
+	return local + "@" + ascii, nil
+}
+
+// asciiHostPart returns addr with its domain, after the '@' at index at,
+// in A-labels.
+func asciiHostPart(addr string, at int) (string, error) {
+	ascii, err := idna.Lookup.ToASCII(addr[at+1:])
+	if err != nil {
+		return "", errInput("address %q: invalid internationalised domain: %v", addr, err)
+	}
+	return addr[:at+1] + ascii, nil
+}
+
+// asciiHost converts a non-ASCII host name to A-labels, for the EHLO name,
+// the dialled host and the TLS server name.
+func asciiHost(host string) (string, error) {
+	if isASCII(host) {
+		return host, nil
+	}
+	ascii, err := idna.Lookup.ToASCII(host)
+	if err != nil {
+		return "", errInput("invalid internationalised domain %q: %v", host, err)
+	}
+	return ascii, nil
 }

@@ -534,3 +534,121 @@ func TestSCRAMIterationsHonourTheDeadline(t *testing.T) {
 		t.Errorf("Dial returned after %v (%v) with i=%d; want an error within the context's 500ms deadline", elapsed.Round(time.Millisecond), err, iters)
 	}
 }
+
+// The secrets of FuzzSASLChallenge, distinctive enough not to occur by
+// chance.
+const (
+	fuzzUser     = "fuzzuser"
+	fuzzPassword = "Pa55-w0rd-SECRET"
+	fuzzToken    = "ya29.TOKEN-SECRET"
+)
+
+var saslMechs = []string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "OAUTHBEARER", "XOAUTH2"}
+
+// saslServerStream is what FuzzSASLChallenge's server sends: greeting and
+// EHLO offering mech, then after the AUTH command one reply per piece of
+// challenges (split at '\n'): a piece starting with a digit 2 to 5 goes
+// out as it is (a final reply, or a malformed or multiline challenge),
+// any other as "334 " and its base64.
+func saslServerStream(mech string, challenges []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("220 fuzz.test ESMTP\r\n250-fuzz.test\r\n250-PIPELINING\r\n250 AUTH " + mech + "\r\n")
+	for _, piece := range bytes.Split(challenges, []byte("\n")) {
+		if len(piece) > 0 && '2' <= piece[0] && piece[0] <= '5' {
+			b.Write(piece)
+		} else {
+			b.WriteString("334 ")
+			b.WriteString(base64.StdEncoding.EncodeToString(piece))
+		}
+		b.WriteString("\r\n")
+	}
+	return b.Bytes()
+}
+
+// FuzzSASLChallenge runs the AUTH exchange of every mechanism against
+// random challenges and replies: no panic, an error or a success, never a
+// secret in the error nor in a traced line (unless the server itself sent
+// it), and the client's responses traced only as "[redacted]".
+func FuzzSASLChallenge(f *testing.F) {
+	seeds := []struct {
+		mech       uint8
+		challenges string
+	}{
+		{0, "235 2.7.0 Authentication successful"},
+		{0, "535 5.7.8 Authentication credentials invalid"},
+		{0, "\n235 2.7.0 ok"},
+		{1, "Username:\nPassword:\n235 2.7.0 ok"},
+		{1, "VXNlcm5hbWU6\nUGFzc3dvcmQ6\n235 ok"},
+		{1, "\n\n\n535 no"},
+		{2, "<1896.697170952@postoffice.example.net>\n235 ok"},
+		{3, "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096\n235 ok"},
+		{4, "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096\nv=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=\n235 ok"},
+		{4, "r=x,s=c2FsdA==,i=1\n235 ok"},
+		{5, "{\"status\":\"invalid_token\",\"scope\":\"mail\"}\n535 5.7.8 no"},
+		{5, "235 ok"},
+		{6, "{\"status\":\"401\",\"schemes\":\"Bearer\",\"scope\":\"https://mail.google.com/\"}\n535 5.7.8 Username and Password not accepted"},
+		{6, "334-abc\r\n334 def"},
+		{0, "334 ====\n501 5.5.2 cannot decode"},
+		{2, "334 not base64!\n501 bad"},
+		{3, "e=other-error\n535 no"},
+		{0, "421 4.7.0 too many errors"},
+		{3, "235 ok before the proof"},
+	}
+	for _, s := range seeds {
+		f.Add(s.mech, []byte(s.challenges))
+	}
+	f.Fuzz(func(t *testing.T, mechIndex uint8, challenges []byte) {
+		mech := saslMechs[int(mechIndex)%len(saslMechs)]
+		var auth Auth = PasswordAuth(fuzzUser, fuzzPassword)
+		if strings.Contains(mech, "OAUTH") {
+			auth = OAuth2Auth(fuzzUser, fuzzToken)
+		}
+		stream := saslServerStream(mech, challenges)
+		// What the server sent, decoded where it can be: a secret found
+		// there may rightly come back in an error.
+		seen := string(stream)
+		for _, piece := range bytes.Split(challenges, []byte("\n")) {
+			if d, err := base64.StdEncoding.DecodeString(strings.TrimSpace(strings.TrimPrefix(string(piece), "334 "))); err == nil {
+				seen += string(d)
+			}
+		}
+		var sent []string
+		conn := newMemConn(stream)
+		opts := &Options{
+			Security: Plaintext, AllowInsecureAuth: true, Auth: auth, Timeout: time.Second,
+			Trace: onLines(func(line string) { sent = append(sent, line) }, nil),
+		}
+		c, err := NewClient(context.Background(), conn, opts)
+		if err == nil {
+			c.Close()
+		}
+		for _, secret := range []string{fuzzPassword, fuzzToken, base64.StdEncoding.EncodeToString([]byte("\x00" + fuzzUser + "\x00" + fuzzPassword))} {
+			if strings.Contains(seen, secret) {
+				continue
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Fatalf("%s: error holds the secret: %v", mech, err)
+			}
+			for _, l := range sent {
+				if strings.Contains(l, secret) {
+					t.Fatalf("%s: traced line %q holds the secret", mech, l)
+				}
+			}
+		}
+		afterAuth := false
+		for _, l := range sent {
+			switch {
+			case strings.HasPrefix(l, "AUTH "):
+				if l != "AUTH "+mech && l != "AUTH "+mech+" [redacted]" {
+					t.Fatalf("traced AUTH line %q", l)
+				}
+				afterAuth = true
+			case afterAuth && l != "[redacted]" && l != "*":
+				t.Fatalf("%s: traced response %q, want [redacted] or *", mech, l)
+			}
+		}
+		if !bytes.Contains(conn.written(), []byte("AUTH "+mech)) {
+			t.Fatalf("%s: no AUTH command sent: %q", mech, conn.written())
+		}
+	})
+}

@@ -6,8 +6,9 @@
 //
 // Three layers. The connection (client.go: commands, replies, deadlines,
 // the context watcher; tls.go: the Security modes, STARTTLS, pins; auth.go)
-// knows nothing of messages. The transaction (transaction.go: one Send's
-// plan and facts; send.go and chunking.go: DATA and BDAT; message.go,
+// knows nothing of messages; security.go holds the Security modes and
+// pins.go the pins. The transaction (transaction.go: one Send's
+// plan and facts; send.go and chunking.go: DATA and BDAT; plan.go,
 // downgrade.go: what is worked out before a byte is written) is one value
 // per Send, from which retry safety and "delivery unknown" are decided.
 // Around them: the Pool (pool.go), the Trace (trace.go), and errors that a
@@ -17,9 +18,8 @@
 // internal/explain.
 //
 // A new ESMTP extension: its keyword is read from the EHLO table
-// (extensions.go), its MAIL or RCPT parameter written in extensions.go,
-// and its decision taken in the plan (message.go), before anything is
-// sent. A new kind of trace event: a constant in trace.go's EventKind list
+// (extensions.go), its MAIL or RCPT parameter written in params.go, and
+// its decision taken in the plan (plan.go), before anything is sent. A new kind of trace event: a constant in trace.go's EventKind list
 // (with its name) and the emit call where it happens; in the C ABI, the
 // mailwire_event_kind enum of bindings/c/mailwire.go (the text handed to
 // the callback falls back to the kind's name; Python takes the names from

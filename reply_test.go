@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -139,4 +140,39 @@ func TestParseEHLO(t *testing.T) {
 	if got := ext.maxSize(); got != 1000 {
 		t.Errorf("maxSize() = %d, want 1000", got)
 	}
+}
+
+// FuzzReplyReader feeds arbitrary server bytes to the reply reader: it must
+// never panic, and whatever it accepts must be a well-formed reply within
+// the bounds.
+func FuzzReplyReader(f *testing.F) {
+	for _, s := range []string{
+		"250 OK\r\n", "250\r\n", "250-a\r\n250 b\r\n", "550 5.1.1 user unknown\r\n",
+		"250-a\n250 b\n", "220-x\r\n221 y\r\n", "abc\r\n", "250-5.0.0 x\r\n250 5.0.0 y\r\n",
+		"250-mx Hello\r\n250-SIZE 104857600\r\n250-8BITMIME\r\n250-PIPELINING\r\n250-AUTH PLAIN LOGIN\r\n250-STARTTLS\r\n250 HELP\r\n",
+		"554 5.7.1\r\n", "421 4.4.2 timeout\r\n", "250 2.0.0 Ok: queued as 4Bq2\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rr := replyReader{r: bufio.NewReaderSize(bytes.NewReader(data), 16)}
+		for range 10 {
+			rep, err := rr.read(true)
+			if err != nil {
+				return
+			}
+			if rep.Code < 200 || rep.Code > 599 {
+				t.Fatalf("accepted code %d", rep.Code)
+			}
+			if e := rep.Enhanced; e != (EnhancedCode{}) && e[0] != rep.Code/100 {
+				t.Fatalf("enhanced code %v with reply code %d", e, rep.Code)
+			}
+			if strings.Count(rep.Message, "\n") >= maxReplyLines || len(rep.Message) > maxReplyText {
+				t.Fatalf("reply over the bounds: %d lines, %d bytes", strings.Count(rep.Message, "\n")+1, len(rep.Message))
+			}
+			if cap(rr.buf) > 2*maxReplyLine {
+				t.Fatalf("line buffer grew to %d", cap(rr.buf))
+			}
+		}
+	})
 }

@@ -2,58 +2,15 @@ package smtp
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 )
-
-// Security says how a Client encrypts its connection.
-type Security int
-
-// The ways to secure a connection.
-const (
-	// SecurityAuto is the zero value: ImplicitTLS when the dialled port is
-	// 465, mandatory StartTLS otherwise (and always StartTLS in NewClient).
-	SecurityAuto Security = iota
-	// StartTLS upgrades with STARTTLS (RFC 3207) and fails, before AUTH or
-	// MAIL, when the server does not offer it, refuses it, or the
-	// handshake fails.
-	StartTLS
-	// StartTLSOptional upgrades when the server offers STARTTLS and stays
-	// in plaintext when it does not, or refuses it: open to a downgrade by
-	// anyone on the path, so use it only where plaintext is acceptable.
-	StartTLSOptional
-	// ImplicitTLS speaks TLS from the first byte ("SMTPS", port 465,
-	// RFC 8314).
-	ImplicitTLS
-	// Plaintext never encrypts.
-	Plaintext
-)
-
-// String names the mode as in the source, e.g. "StartTLS".
-func (s Security) String() string {
-	switch s {
-	case SecurityAuto:
-		return "SecurityAuto"
-	case StartTLS:
-		return "StartTLS"
-	case StartTLSOptional:
-		return "StartTLSOptional"
-	case ImplicitTLS:
-		return "ImplicitTLS"
-	case Plaintext:
-		return "Plaintext"
-	}
-	return fmt.Sprintf("Security(%d)", int(s))
-}
 
 // Errors of securing a connection, for errors.Is. Each returned error
 // wraps one of them and says more: the server's reply, or what was wrong
@@ -85,82 +42,6 @@ var (
 	ErrWrongSecurity = errors.New("smtp: the port's security is not what Options.Security expects")
 )
 
-// securityError is a mismatch between the mode and what the port speaks.
-type securityError struct {
-	msg   string
-	cause error // nil, or the timeout that made us guess
-	r     Remedy
-}
-
-func (e *securityError) remedy() Remedy { return e.r }
-
-func (e *securityError) Error() string { return e.msg }
-func (e *securityError) Unwrap() []error {
-	if e.cause == nil {
-		return []error{ErrWrongSecurity}
-	}
-	return []error{ErrWrongSecurity, e.cause}
-}
-
-// cmdGreeting names the server's opening reply in errors and traces.
-const cmdGreeting = "greeting"
-
-// readGreeting reads the server's opening reply within the greeting
-// timeout, first telling a port that speaks TLS, or none at all, from a
-// slow or broken SMTP server, so that a wrong Security mode is named at
-// once instead of after minutes of waiting.
-func (c *Client) readGreeting(ctx context.Context) (Reply, error) {
-	if err := c.setDeadline(ctx, c.greetingTimeout()); err != nil {
-		return Reply{}, c.fail(ctx, cmdGreeting, err)
-	}
-	first, err := c.rr.r.Peek(1)
-	silent := err != nil && errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil && !c.closed.Load()
-	wait, field := c.greetingWait()
-	switch {
-	case silent && c.mode == ImplicitTLS: // TLS is up: just a silent server
-		werr := &opError{command: cmdGreeting, err: &timeoutError{wait: wait, field: field}}
-		c.shut(werr)
-		return Reply{}, werr
-	case silent:
-		return Reply{}, c.wrongSecurity(&securityError{
-			msg:   fmt.Sprintf("no greeting within %v: a port that expects TLS from the first byte (465, smtps) says nothing until the client starts TLS", wait),
-			cause: &timeoutError{wait: wait, field: field},
-			r:     RemedySilentPort,
-		})
-	case err != nil:
-		return Reply{}, c.fail(ctx, cmdGreeting, err)
-	case isTLSRecord(first[0]):
-		return Reply{}, c.wrongSecurity(&securityError{
-			msg: "the server sent a TLS record instead of a greeting: this port speaks TLS from the first byte",
-			r:   RemedyImplicitTLS,
-		})
-	}
-	return c.readReply(ctx, cmdGreeting, true, c.timeout()) // the port speaks: the rest may take its time (postscreen's "220-")
-}
-
-// wrongSecurity closes the Client with a mode mismatch found at the
-// greeting.
-func (c *Client) wrongSecurity(err *securityError) error {
-	werr := &opError{command: cmdGreeting, err: err}
-	c.shut(werr)
-	return werr
-}
-
-// isTLSRecord reports whether b starts a TLS record (change cipher spec,
-// alert, handshake, application data), which no SMTP reply does.
-func isTLSRecord(b byte) bool { return b >= 0x14 && b <= 0x17 }
-
-// plaintextAnswer explains a handshake that met a plaintext server: the
-// bytes where the server's first TLS record should be are an SMTP reply.
-func plaintextAnswer(server string, err error) (*securityError, bool) {
-	var rh tls.RecordHeaderError
-	if !errors.As(err, &rh) || rh.RecordHeader[0] < '1' || rh.RecordHeader[0] > '5' {
-		return nil, false
-	}
-	return &securityError{msg: fmt.Sprintf("smtp: TLS handshake with %s: the server answered in plaintext (%s...): this port speaks plaintext first",
-		server, strconv.QuoteToASCII(string(rh.RecordHeader[:]))), r: RemedyStartTLS}, true
-}
-
 // tlsError is a failure to secure the connection: kind is one of the
 // sentinels above, cause what happened.
 type tlsError struct {
@@ -173,18 +54,6 @@ type tlsError struct {
 func (e *tlsError) Error() string   { return e.msg }
 func (e *tlsError) remedy() Remedy  { return e.r }
 func (e *tlsError) Unwrap() []error { return []error{e.kind, e.cause} }
-
-// secureMode resolves SecurityAuto for a connection to port ("" when
-// unknown, as in NewClient).
-func secureMode(s Security, port string) Security {
-	if s != SecurityAuto {
-		return s
-	}
-	if port == "465" {
-		return ImplicitTLS
-	}
-	return StartTLS
-}
 
 // newTLSConfig builds the tls.Config of the connection: a clone of the
 // caller's, never the caller's own, with ServerName (default: the dialled
@@ -379,104 +248,6 @@ func certNames(cert *x509.Certificate) string {
 		return "no name"
 	}
 	return safeText(strings.Join(names, ", "))
-}
-
-// Pin returns the pin of cert's public key in curl's --pinnedpubkey form:
-// "sha256//" and the base64 SHA-256 of its SubjectPublicKeyInfo. The pin
-// stays the same when the certificate is renewed with the same key.
-func Pin(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return "sha256//" + base64.StdEncoding.EncodeToString(sum[:])
-}
-
-// PinCheck is the outcome of checking a server's chain against pins.
-type PinCheck struct {
-	// Matched is the pin that matched, "" when none did.
-	Matched string
-	// Depth is where the matching key sits: 0 the server's own
-	// certificate, 1 the CA that signed it, and so on.
-	Depth int
-	// Cert is the certificate whose key matched.
-	Cert *x509.Certificate
-	// Err is the mismatch, matching ErrPinMismatch; nil on a match.
-	Err error
-}
-
-// pinSet is a parsed list of pins.
-type pinSet struct {
-	want map[string]bool
-	list []string
-}
-
-func parsePins(pins ...string) (*pinSet, error) {
-	ps := &pinSet{want: map[string]bool{}}
-	for _, p := range pins {
-		for _, one := range strings.Split(p, ";") {
-			one = strings.TrimSpace(one)
-			b64, ok := strings.CutPrefix(one, "sha256//")
-			if sum, err := base64.StdEncoding.DecodeString(b64); !ok || err != nil || len(sum) != sha256.Size {
-				return nil, errInput("malformed pin %q: want sha256// and the base64 of a SHA-256 digest (44 characters)", one)
-			}
-			if !ps.want[one] {
-				ps.want[one] = true
-				ps.list = append(ps.list, one)
-			}
-		}
-	}
-	if len(ps.list) == 0 {
-		return nil, errInput("no pin given")
-	}
-	return ps, nil
-}
-
-// check looks for a pinned key in the verified chains, or in the server's
-// own certificate alone when the chain was not verified.
-func (ps *pinSet) check(cs tls.ConnectionState) PinCheck {
-	chains := cs.VerifiedChains
-	if len(chains) == 0 && len(cs.PeerCertificates) > 0 {
-		chains = [][]*x509.Certificate{cs.PeerCertificates[:1]}
-	}
-	var got []string
-	for _, chain := range chains {
-		for depth, cert := range chain {
-			pin := Pin(cert)
-			if ps.want[pin] {
-				return PinCheck{Matched: pin, Depth: depth, Cert: cert}
-			}
-			if seen := pin + " (" + safeText(cert.Subject.String()) + ")"; !contains(got, seen) {
-				got = append(got, seen)
-			}
-		}
-	}
-	return PinCheck{Err: &pinError{got: got, want: ps.list}}
-}
-
-// pinError is a chain in which no key matched a pin.
-type pinError struct {
-	got  []string
-	want []string
-}
-
-func (e *pinError) Error() string {
-	return fmt.Sprintf("certificate pin mismatch: got %s, want one of %s", strings.Join(e.got, ", "), strings.Join(e.want, ", "))
-}
-
-func (e *pinError) Is(target error) bool { return target == ErrPinMismatch }
-
-// PinVerifier returns a verifier for tls.Config.VerifyConnection that
-// accepts a connection when the key of a certificate in the verified chain
-// has one of pins (what Options.Pins does, for a tls.Config used
-// elsewhere too). Each pin is in curl's
-// --pinnedpubkey form, "sha256//BASE64"; one string may hold several joined
-// by ';'. When chain verification is off (InsecureSkipVerify), only the
-// server's own certificate counts: that is how a self-signed server is
-// pinned. A malformed pin is an error here, never a silent "no pin".
-func PinVerifier(pins ...string) (func(tls.ConnectionState) error, error) {
-	ps, err := parsePins(pins...)
-	if err != nil {
-		return nil, err
-	}
-	return func(cs tls.ConnectionState) error { return ps.check(cs).Err }, nil
 }
 
 func contains(list []string, s string) bool {
