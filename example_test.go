@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	gosmtp "github.com/emersion/go-smtp"
-
 	"github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/smtptest"
 )
@@ -121,8 +119,8 @@ func ExamplePasswordAuth() {
 // Refused recipients are reported one by one; the message goes to the
 // others.
 func ExampleClient_Send() {
-	srv := smtptest.NewServer(&smtptest.Config{RejectRecipients: map[string]*gosmtp.SMTPError{
-		"nobody@example.com": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
+	srv := smtptest.NewServer(&smtptest.Config{RejectRecipients: map[string]*smtptest.Reply{
+		"nobody@example.com": {Code: 550, EnhancedCode: smtptest.EnhancedCode{5, 1, 1}, Message: "no such user"},
 	}})
 	defer srv.Close()
 

@@ -202,8 +202,8 @@ func TestRealServerRejectionsAndFaults(t *testing.T) {
 	t.Parallel()
 	t.Run("one recipient refused", func(t *testing.T) {
 		t.Parallel()
-		srv := newServer(t, &smtptest.Config{RejectRecipients: map[string]*gosmtp.SMTPError{
-			"nobody@example.com": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}}})
+		srv := newServer(t, &smtptest.Config{RejectRecipients: map[string]*smtptest.Reply{
+			"nobody@example.com": {Code: 550, EnhancedCode: smtptest.EnhancedCode{5, 1, 1}, Message: "no such user"}}})
 		r, err := SendMail(bg, srv.Addr(), realOpts(srv, Plaintext), &Envelope{From: "a@example.com", To: []string{"b@example.com", "nobody@example.com"}}, strings.NewReader("x\r\n"))
 		if err != nil || len(r.Rejected) != 1 || r.Rejected[0].Err.Enhanced != (EnhancedCode{5, 1, 1}) {
 			t.Fatalf("SendMail = %+v, %v", r, err)
@@ -214,8 +214,8 @@ func TestRealServerRejectionsAndFaults(t *testing.T) {
 	})
 	t.Run("refused after data", func(t *testing.T) {
 		t.Parallel()
-		srv := newServer(t, &smtptest.Config{CommandErrors: map[string]*gosmtp.SMTPError{
-			smtptest.StepAfterData: {Code: 552, EnhancedCode: gosmtp.EnhancedCode{5, 3, 4}, Message: "too big"}}})
+		srv := newServer(t, &smtptest.Config{CommandErrors: map[string]*smtptest.Reply{
+			smtptest.StepAfterData: {Code: 552, EnhancedCode: smtptest.EnhancedCode{5, 3, 4}, Message: "too big"}}})
 		_, err := SendMail(bg, srv.Addr(), realOpts(srv, Plaintext), realEnv, strings.NewReader("x\r\n"))
 		var e *Error
 		if !errors.As(err, &e) || e.Code != 552 || e.Command != "end of data" || errors.Is(err, ErrDeliveryUnknown) {
@@ -307,8 +307,8 @@ func TestRealServerRejectionsAndFaults(t *testing.T) {
 func TestRealServerAllRefusedThenNextMessage(t *testing.T) {
 	t.Parallel()
 	for _, chunking := range []bool{true, false} {
-		srv := newServer(t, &smtptest.Config{DisableChunking: !chunking, RejectRecipients: map[string]*gosmtp.SMTPError{
-			"nobody@example.com": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}}})
+		srv := newServer(t, &smtptest.Config{DisableChunking: !chunking, RejectRecipients: map[string]*smtptest.Reply{
+			"nobody@example.com": {Code: 550, EnhancedCode: smtptest.EnhancedCode{5, 1, 1}, Message: "no such user"}}})
 		c, err := Dial(bg, srv.Addr(), realOpts(srv, Plaintext))
 		if err != nil {
 			t.Fatal(err)

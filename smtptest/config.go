@@ -156,9 +156,9 @@ type Config struct {
 
 	// RejectRecipients refuses the given recipients, address (compared
 	// without regard to case) to the reply RCPT gets, for instance
-	// {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message:
-	// "No such user"}. Other recipients are accepted.
-	RejectRecipients map[string]*gosmtp.SMTPError
+	// {Code: 550, EnhancedCode: EnhancedCode{5, 1, 1}, Message: "No such
+	// user"}. Other recipients are accepted.
+	RejectRecipients map[string]*Reply
 
 	// CommandErrors answers a step with an error instead of carrying it
 	// out: the key is a command verb in upper case ("EHLO", "MAIL", "RCPT",
@@ -168,7 +168,7 @@ type Config struct {
 	// chunk is read and thrown away, a message refused at StepAfterData is
 	// not recorded). A 421 reply closes the connection after it is sent, as
 	// RFC 5321 section 3.8 says.
-	CommandErrors map[string]*gosmtp.SMTPError
+	CommandErrors map[string]*Reply
 
 	// DropAt closes the connection, without a reply, when the step is
 	// reached: a command verb (on receipt of the command), StepConnect
@@ -201,6 +201,26 @@ type Config struct {
 	// testing.T.Logf fits. Close the Server before the test ends, or the
 	// testing package complains of a log after the test.
 	Logf func(format string, args ...any)
+}
+
+// Reply is a reply the Server sends in place of its own
+// (Config.RejectRecipients, Config.CommandErrors): a code, an enhanced
+// status code (RFC 3463; zero for none) and the text.
+type Reply struct {
+	Code         int
+	EnhancedCode EnhancedCode
+	Message      string
+}
+
+// EnhancedCode is an enhanced status code, e.g. {5, 1, 1}.
+type EnhancedCode [3]int
+
+// smtpError is r as go-smtp sends it; nil for nil.
+func (r *Reply) smtpError() *gosmtp.SMTPError {
+	if r == nil {
+		return nil
+	}
+	return &gosmtp.SMTPError{Code: r.Code, EnhancedCode: gosmtp.EnhancedCode(r.EnhancedCode), Message: r.Message}
 }
 
 // settings is a Config with defaults applied and maps normalised, private
@@ -238,12 +258,12 @@ func newSettings(cfg *Config) *settings {
 	}
 	s.Users = users
 	s.rejectRcpt = make(map[string]*gosmtp.SMTPError, len(s.RejectRecipients))
-	for addr, e := range s.RejectRecipients {
-		s.rejectRcpt[strings.ToLower(addr)] = e
+	for addr, r := range s.RejectRecipients {
+		s.rejectRcpt[strings.ToLower(addr)] = r.smtpError()
 	}
 	s.cmdErrors = make(map[string]*gosmtp.SMTPError, len(s.CommandErrors))
-	for step, e := range s.CommandErrors {
-		s.cmdErrors[strings.ToUpper(step)] = e
+	for step, r := range s.CommandErrors {
+		s.cmdErrors[strings.ToUpper(step)] = r.smtpError()
 	}
 	s.dropAt = strings.ToUpper(s.DropAt)
 	return s

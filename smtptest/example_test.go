@@ -9,8 +9,6 @@ import (
 	"net/textproto"
 	"strings"
 
-	gosmtp "github.com/emersion/go-smtp"
-
 	mailwire "github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/smtptest"
 )
@@ -79,11 +77,11 @@ func ExampleServer_ClientTLSConfig() {
 func ExampleConfig_faults() {
 	srv := smtptest.NewServer(&smtptest.Config{
 		TLS: smtptest.NoTLS, // net/smtp's SendMail below upgrades when it can, and trusts no private CA
-		RejectRecipients: map[string]*gosmtp.SMTPError{
-			"gone@example.org": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "No such user"},
+		RejectRecipients: map[string]*smtptest.Reply{
+			"gone@example.org": {Code: 550, EnhancedCode: smtptest.EnhancedCode{5, 1, 1}, Message: "No such user"},
 		},
-		CommandErrors: map[string]*gosmtp.SMTPError{
-			"DATA": {Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Try again later"},
+		CommandErrors: map[string]*smtptest.Reply{
+			"DATA": {Code: 451, EnhancedCode: smtptest.EnhancedCode{4, 3, 0}, Message: "Try again later"},
 		},
 	})
 	defer srv.Close()

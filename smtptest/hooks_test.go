@@ -14,7 +14,7 @@ func TestRejectRecipients(t *testing.T) {
 	t.Parallel()
 	noUser := &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
 	full := &gosmtp.SMTPError{Code: 452, EnhancedCode: gosmtp.EnhancedCode{4, 2, 2}, Message: "Mailbox full"}
-	s := newServer(t, &Config{RejectRecipients: map[string]*gosmtp.SMTPError{"Gone@Example.org": noUser, "full@example.org": full}})
+	s := newServer(t, &Config{RejectRecipients: map[string]*Reply{"Gone@Example.org": replyOf(noUser), "full@example.org": replyOf(full)}})
 
 	c, err := gosmtp.Dial(s.Addr())
 	if err != nil {
@@ -85,7 +85,7 @@ func TestCommandErrors(t *testing.T) {
 	} {
 		t.Run(tc.step, func(t *testing.T) {
 			t.Parallel()
-			s := newServer(t, &Config{TLS: StartTLS, Users: users, CommandErrors: map[string]*gosmtp.SMTPError{tc.step: tc.err}})
+			s := newServer(t, &Config{TLS: StartTLS, Users: users, CommandErrors: map[string]*Reply{tc.step: replyOf(tc.err)}})
 			c, greeting := dialRaw(t, s)
 			if tc.step == StepConnect {
 				if greeting.code != tc.err.Code || greeting.text != tc.err.Message {
@@ -292,4 +292,9 @@ func TestDisableExtensions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// replyOf is the Reply that makes the server send e.
+func replyOf(e *gosmtp.SMTPError) *Reply {
+	return &Reply{Code: e.Code, EnhancedCode: EnhancedCode(e.EnhancedCode), Message: e.Message}
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	gosmtp "github.com/emersion/go-smtp"
 	smtp "github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/smtptest"
 )
@@ -120,8 +119,8 @@ func TestEndToEnd(t *testing.T) {
 	srv := smtptest.NewServer(&smtptest.Config{
 		TLS:   smtptest.StartTLS,
 		Users: map[string]string{"alice": "pw-secret"},
-		RejectRecipients: map[string]*gosmtp.SMTPError{
-			"nobody@example.net": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "No such user"},
+		RejectRecipients: map[string]*smtptest.Reply{
+			"nobody@example.net": {Code: 550, EnhancedCode: smtptest.EnhancedCode{5, 1, 1}, Message: "No such user"},
 		},
 	})
 	defer srv.Close()

@@ -6,8 +6,6 @@ import (
 	"io"
 	"strings"
 
-	gosmtp "github.com/emersion/go-smtp"
-
 	"github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/smtplog"
 	"github.com/mailwire/smtp/smtptest"
@@ -58,8 +56,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		TLS:    smtptest.StartTLS,
 		Domain: "mail.example.com",
 		Users:  map[string]string{"alice@example.com": "correct horse battery staple"},
-		RejectRecipients: map[string]*gosmtp.SMTPError{
-			"nobody@example.com": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "<nobody@example.com>: Recipient address rejected: User unknown"},
+		RejectRecipients: map[string]*smtptest.Reply{
+			"nobody@example.com": {Code: 550, EnhancedCode: smtptest.EnhancedCode{5, 1, 1}, Message: "<nobody@example.com>: Recipient address rejected: User unknown"},
 		},
 	})
 	defer srv.Close()

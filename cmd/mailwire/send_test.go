@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	gosmtp "github.com/emersion/go-smtp"
-
 	"github.com/mailwire/smtp/smtptest"
 )
 
@@ -26,9 +24,9 @@ func sendServer(t *testing.T, cfg *smtptest.Config) (*smtptest.Server, []string)
 	cfg.TLS = smtptest.StartTLS
 	cfg.Users = map[string]string{"alice@example.com": testPassword}
 	if cfg.RejectRecipients == nil {
-		cfg.RejectRecipients = map[string]*gosmtp.SMTPError{
-			"nobody@example.com": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "No such user"},
-			"busy@example.com":   {Code: 450, EnhancedCode: gosmtp.EnhancedCode{4, 2, 1}, Message: "Mailbox busy"},
+		cfg.RejectRecipients = map[string]*smtptest.Reply{
+			"nobody@example.com": {Code: 550, EnhancedCode: smtptest.EnhancedCode{5, 1, 1}, Message: "No such user"},
+			"busy@example.com":   {Code: 450, EnhancedCode: smtptest.EnhancedCode{4, 2, 1}, Message: "Mailbox busy"},
 		}
 	}
 	srv, ca := newServer(t, cfg)
@@ -142,9 +140,9 @@ func TestSendExitCodes(t *testing.T) {
 			[]string{"refused: <nobody@example.com>: 550 5.1.1", "refused: <busy@example.com>: 450 4.2.1", "every recipient was refused"}},
 		{"temporary refusal only", nil, []string{"bob@example.com", "busy@example.com"}, exitTempFail, 1, "queued as Q0001",
 			[]string{"refused: <busy@example.com>: 450 4.2.1 Mailbox busy"}},
-		{"4xx to MAIL", &smtptest.Config{CommandErrors: map[string]*gosmtp.SMTPError{"MAIL": {Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Try later"}}},
+		{"4xx to MAIL", &smtptest.Config{CommandErrors: map[string]*smtptest.Reply{"MAIL": {Code: 451, EnhancedCode: smtptest.EnhancedCode{4, 3, 0}, Message: "Try later"}}},
 			[]string{"bob@example.com"}, exitTempFail, 0, "", []string{"451 4.3.0 Try later"}},
-		{"5xx after the content", &smtptest.Config{CommandErrors: map[string]*gosmtp.SMTPError{smtptest.StepAfterData: {Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "Spam"}}},
+		{"5xx after the content", &smtptest.Config{CommandErrors: map[string]*smtptest.Reply{smtptest.StepAfterData: {Code: 554, EnhancedCode: smtptest.EnhancedCode{5, 7, 1}, Message: "Spam"}}},
 			[]string{"bob@example.com"}, exitDataErr, 0, "", []string{"554 5.7.1 Spam", "5.7.1: delivery not authorized"}},
 		{"delivery unknown", &smtptest.Config{DropAt: smtptest.StepAfterData},
 			[]string{"bob@example.com"}, exitTempFail, 1, "", []string{"delivery unknown: the server may have queued the message"}},

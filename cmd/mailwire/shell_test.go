@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	gosmtp "github.com/emersion/go-smtp"
-
 	"github.com/mailwire/smtp/smtptest"
 )
 
@@ -116,8 +114,8 @@ func TestShellSendAndLogin(t *testing.T) {
 
 func TestShellConnectionLost(t *testing.T) {
 	t.Parallel()
-	_, args := shellServer(t, &smtptest.Config{CommandErrors: map[string]*gosmtp.SMTPError{
-		"NOOP": {Code: 421, EnhancedCode: gosmtp.EnhancedCode{4, 3, 2}, Message: "Shutting down"},
+	_, args := shellServer(t, &smtptest.Config{CommandErrors: map[string]*smtptest.Reply{
+		"NOOP": {Code: 421, EnhancedCode: smtptest.EnhancedCode{4, 3, 2}, Message: "Shutting down"},
 	}})
 	code, out, _ := runWith(t, runShell, "NOOP\nNOOP\n", args...)
 	if code != exitTempFail {

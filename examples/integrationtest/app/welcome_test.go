@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	gosmtp "github.com/emersion/go-smtp"
-
 	"github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/examples/integrationtest/app"
 	"github.com/mailwire/smtp/smtptest"
@@ -81,8 +79,8 @@ func TestSendWelcome(t *testing.T) {
 func TestSendWelcomeRefused(t *testing.T) {
 	srv := smtptest.NewServer(&smtptest.Config{
 		TLS: smtptest.StartTLS,
-		RejectRecipients: map[string]*gosmtp.SMTPError{
-			"nobody@example.org": {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
+		RejectRecipients: map[string]*smtptest.Reply{
+			"nobody@example.org": {Code: 550, EnhancedCode: smtptest.EnhancedCode{5, 1, 1}, Message: "no such user"},
 		},
 	})
 	defer srv.Close()

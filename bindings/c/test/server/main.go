@@ -23,7 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	gosmtp "github.com/emersion/go-smtp"
 	"github.com/mailwire/smtp/smtptest"
 )
 
@@ -72,9 +71,9 @@ func main() {
 	srv := smtptest.NewServer(&smtptest.Config{
 		TLS:   smtptest.StartTLS,
 		Users: map[string]string{*user: *password},
-		RejectRecipients: map[string]*gosmtp.SMTPError{
-			rejected:     {Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "No such user"},
-			tempRejected: {Code: 450, EnhancedCode: gosmtp.EnhancedCode{4, 2, 1}, Message: "Mailbox busy, try again later"},
+		RejectRecipients: map[string]*smtptest.Reply{
+			rejected:     {Code: 550, EnhancedCode: smtptest.EnhancedCode{5, 1, 1}, Message: "No such user"},
+			tempRejected: {Code: 450, EnhancedCode: smtptest.EnhancedCode{4, 2, 1}, Message: "Mailbox busy, try again later"},
 		},
 		DropAt:     *dropAt,
 		ReplyDelay: *replyDelay,
