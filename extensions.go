@@ -34,7 +34,11 @@ func (e extensions) has(keyword string) bool {
 // maxSize is the SIZE parameter (RFC 1870): the largest message the server
 // takes, 0 when it announced no limit or no SIZE.
 func (e extensions) maxSize() int64 {
-	n, err := strconv.ParseInt(e["SIZE"], 10, 64)
+	v := e["SIZE"]
+	if v == "" { // no SIZE, or no figure: and no error to allocate
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
 		return 0
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,8 @@ type logger struct {
 	explain bool
 	now     func() time.Time
 	conns   map[int64]*connLog // by the log's own number
+	buf     []byte             // the lines of the event being written, reused
+	prefix  []byte             // "#1 " for a connection but the first
 	numbers map[int64]int64    // a connection's id to its number in this log
 	next    int64              // the next number: #0, #1…, as curl counts
 }
@@ -64,6 +67,27 @@ type connLog struct {
 func newLogger(w io.Writer, explain bool, now func() time.Time) *logger {
 	return &logger{w: w, explain: explain, now: now, conns: map[int64]*connLog{}, numbers: map[int64]int64{}}
 }
+
+// line writes one log line made of parts, with what a terminal could act
+// on in them (the server's text) escaped, then the notes when explaining,
+// in one write and without allocating.
+func (l *logger) line(notes []string, parts ...string) {
+	l.buf = append(l.buf[:0], l.prefix...)
+	for _, p := range parts {
+		l.buf = append(l.buf, termsafe.String(p)...)
+	}
+	l.buf = append(l.buf, '\n')
+	if l.explain {
+		for _, n := range notes {
+			l.buf = append(append(l.buf, l.prefix...), "  # "...)
+			l.buf = append(append(l.buf, termsafe.String(n)...), '\n')
+		}
+	}
+	l.w.Write(l.buf)
+}
+
+// out writes a line and its notes.
+func (l *logger) out(line string, notes ...string) { l.line(notes, line) }
 
 // number is the log's number of the connection id, given in the order the
 // connections first appear; a closed one is forgotten.
@@ -94,18 +118,11 @@ func (l *logger) event(ev smtp.Event) {
 		cl = &connLog{}
 		l.conns[ev.Conn] = cl
 	}
-	prefix := ""
+	l.prefix = l.prefix[:0]
 	if ev.Conn > 0 {
-		prefix = fmt.Sprintf("#%d ", ev.Conn)
+		l.prefix = append(strconv.AppendInt(append(l.prefix, '#'), ev.Conn, 10), ' ')
 	}
-	out := func(line string, notes ...string) {
-		fmt.Fprintf(l.w, "%s%s\n", prefix, termsafe.String(line)) // the server's text, made terminal-safe
-		if l.explain {
-			for _, n := range notes {
-				fmt.Fprintf(l.w, "%s  # %s\n", prefix, termsafe.String(n))
-			}
-		}
-	}
+	out := l.out
 	switch ev.Kind {
 	case smtp.EventConnectStart:
 		cl.host, _, _ = net.SplitHostPort(ev.Addr)
@@ -129,16 +146,24 @@ func (l *logger) event(ev smtp.Event) {
 	case smtp.EventPinCheck:
 		cl.pin = ev.Pin
 	case smtp.EventTLSHandshakeDone:
-		l.handshake(cl, ev, out)
-	case smtp.EventLineSent:
-		out("> "+ev.Line, cl.session.Sent(ev.Line)...)
+		l.handshake(cl, ev)
+	case smtp.EventLineSent: // the hot path: no allocation but the explanation's
+		var notes []string
+		if l.explain {
+			notes = cl.session.Sent(ev.Line)
+		}
+		l.line(notes, "> ", ev.Line)
 	case smtp.EventLineReceived:
-		out("< "+ev.Line, cl.session.Received(ev.Line)...)
+		var notes []string
+		if l.explain {
+			notes = cl.session.Received(ev.Line)
+		}
+		l.line(notes, "< ", ev.Line)
 	case smtp.EventDataDone:
-		out(fmt.Sprintf("* %d bytes of message content sent (not shown)", ev.Size),
-			"The message itself, not shown: after DATA's 354 and ended by a line with a single dot, or in BDAT chunks.")
+		l.line([]string{"The message itself, not shown: after DATA's 354 and ended by a line with a single dot, or in BDAT chunks."},
+			"* ", strconv.FormatInt(ev.Size, 10), " bytes of message content sent (not shown)")
 	case smtp.EventIdle:
-		out(fmt.Sprintf("* Connection #%d to host %s left intact", ev.Conn, cl.host))
+		l.line(nil, "* Connection #", strconv.FormatInt(ev.Conn, 10), " to host ", cl.host, " left intact")
 	case smtp.EventClosing:
 		out(fmt.Sprintf("* Retiring connection #%d: %s", ev.Conn, ev.Line))
 	case smtp.EventReused:
@@ -159,7 +184,8 @@ func (l *logger) event(ev smtp.Event) {
 
 // handshake writes the outcome of a TLS handshake: version, cipher suite,
 // ALPN, the certificate chain, verification and the pin check.
-func (l *logger) handshake(cl *connLog, ev smtp.Event, out func(string, ...string)) {
+func (l *logger) handshake(cl *connLog, ev smtp.Event) {
+	out := l.out
 	pin := cl.pin
 	cl.pin = nil
 	if ev.Err != nil {
