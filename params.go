@@ -79,85 +79,109 @@ const (
 	NotifyNever   DSNNotify = "NEVER" // alone: no notification at all
 )
 
-// appendMailParams appends the MAIL FROM parameters of o to line.
-func (c *Client) appendMailParams(line []byte, o *MailOptions) ([]byte, error) {
+// checkMailParams refuses MAIL FROM parameters that are malformed or that
+// the server does not offer. With checkRcptParams it is the one step in
+// which a transaction's parameters are judged, before anything is written;
+// the append functions then only write.
+func (c *Client) checkMailParams(o *MailOptions) error {
 	if o == nil {
-		return line, nil
+		return nil
+	}
+	switch o.Body {
+	case BodyDefault, Body7Bit:
+	case Body8BitMIME:
+		if !c.ext.has("8BITMIME") {
+			return errInput("BODY=8BITMIME: the server does not offer 8BITMIME (RFC 6152)")
+		}
+	case BodyBinaryMIME:
+		if !c.ext.has("BINARYMIME") || !c.ext.has("CHUNKING") {
+			return errInput("BODY=BINARYMIME: the server does not offer BINARYMIME and CHUNKING (RFC 3030)")
+		}
+	default:
+		return errInput("unknown BODY type %q", o.Body)
+	}
+	if o.UTF8 && !c.ext.has("SMTPUTF8") {
+		return errInput("an address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)")
+	}
+	if o.RequireTLS && (c.tlsState == nil || !c.ext.has("REQUIRETLS")) {
+		return errInput("REQUIRETLS needs a TLS connection to a server that offers REQUIRETLS (RFC 8689)")
+	}
+	if (o.Return != "" || o.EnvelopeID != "") && !c.ext.has("DSN") {
+		return errInput("RET or ENVID: the server does not offer DSN (RFC 3461)")
+	}
+	switch o.Return {
+	case "", ReturnFull, ReturnHeaders:
+	default:
+		return errInput("DSN RET must be FULL or HDRS, not %q", o.Return)
+	}
+	return nil
+}
+
+// checkRcptParams refuses RCPT TO parameters that are malformed or that the
+// server does not offer.
+func (c *Client) checkRcptParams(o *RcptOptions) error {
+	if o == nil || len(o.Notify) == 0 && o.OriginalRecipient == "" {
+		return nil
+	}
+	if !c.ext.has("DSN") {
+		return errInput("NOTIFY or ORCPT: the server does not offer DSN (RFC 3461)")
+	}
+	for _, n := range o.Notify {
+		switch n {
+		case NotifySuccess, NotifyFailure, NotifyDelay:
+		case NotifyNever:
+			if len(o.Notify) > 1 {
+				return errInput("DSN NOTIFY=NEVER cannot be combined with other values")
+			}
+		default:
+			return errInput("unknown DSN NOTIFY value %q", n)
+		}
+	}
+	if o.OriginalRecipient != "" {
+		return checkAddress("ORCPT", o.OriginalRecipient, false)
+	}
+	return nil
+}
+
+// appendMailParams appends the MAIL FROM parameters of o, checked by
+// checkMailParams, to line.
+func (c *Client) appendMailParams(line []byte, o *MailOptions) []byte {
+	if o == nil {
+		return line
 	}
 	if o.Size > 0 && c.ext.has("SIZE") {
 		line = append(line, " SIZE="...)
 		line = strconv.AppendInt(line, o.Size, 10)
 	}
-	switch o.Body {
-	case "":
-	case "7BIT", "8BITMIME":
-		if !c.ext.has("8BITMIME") {
-			if o.Body == "8BITMIME" {
-				return line, errInput("BODY=8BITMIME: the server does not offer 8BITMIME (RFC 6152)")
-			}
-			break // 7BIT is the default of a server without 8BITMIME
-		}
+	if o.Body == BodyBinaryMIME || o.Body != BodyDefault && c.ext.has("8BITMIME") {
 		line = append(line, " BODY="...)
-		line = append(line, string(o.Body)...)
-	case "BINARYMIME":
-		if !c.ext.has("BINARYMIME") || !c.ext.has("CHUNKING") {
-			return line, errInput("BODY=BINARYMIME: the server does not offer BINARYMIME and CHUNKING (RFC 3030)")
-		}
-		line = append(line, " BODY=BINARYMIME"...)
-	default:
-		return line, errInput("unknown BODY type %q", o.Body)
+		line = append(line, string(o.Body)...) // 7BIT is the default of a server without 8BITMIME
 	}
 	if o.UTF8 {
-		if !c.ext.has("SMTPUTF8") {
-			return line, errInput("an address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)")
-		}
 		line = append(line, " SMTPUTF8"...)
 	}
 	if o.RequireTLS {
-		if c.tlsState == nil || !c.ext.has("REQUIRETLS") {
-			return line, errInput("REQUIRETLS needs a TLS connection to a server that offers REQUIRETLS (RFC 8689)")
-		}
 		line = append(line, " REQUIRETLS"...)
 	}
-	if o.Return != "" || o.EnvelopeID != "" {
-		if !c.ext.has("DSN") {
-			return line, errInput("RET or ENVID: the server does not offer DSN (RFC 3461)")
-		}
-	}
-	switch o.Return {
-	case "":
-	case "FULL", "HDRS":
+	if o.Return != "" {
 		line = append(line, " RET="...)
 		line = append(line, string(o.Return)...)
-	default:
-		return line, errInput("DSN RET must be FULL or HDRS, not %q", o.Return)
 	}
 	if o.EnvelopeID != "" {
 		line = append(line, " ENVID="...)
 		line = appendXtext(line, o.EnvelopeID)
 	}
-	return line, nil
+	return line
 }
 
-// appendRcptParams appends the RCPT TO parameters of o to line; smtputf8
-// says whether the transaction's MAIL asked for SMTPUTF8.
-func (c *Client) appendRcptParams(line []byte, o *RcptOptions, smtputf8 bool) ([]byte, error) {
-	if o == nil || len(o.Notify) == 0 && o.OriginalRecipient == "" {
-		return line, nil
-	}
-	if !c.ext.has("DSN") {
-		return line, errInput("NOTIFY or ORCPT: the server does not offer DSN (RFC 3461)")
+// appendRcptParams appends the RCPT TO parameters of o, checked by
+// checkRcptParams, to line; smtputf8 says whether the transaction's MAIL
+// asked for SMTPUTF8.
+func (c *Client) appendRcptParams(line []byte, o *RcptOptions, smtputf8 bool) []byte {
+	if o == nil {
+		return line
 	}
 	for i, n := range o.Notify {
-		switch n {
-		case "SUCCESS", "FAILURE", "DELAY":
-		case "NEVER":
-			if len(o.Notify) > 1 {
-				return line, errInput("DSN NOTIFY=NEVER cannot be combined with other values")
-			}
-		default:
-			return line, errInput("unknown DSN NOTIFY value %q", n)
-		}
 		if i == 0 {
 			line = append(line, " NOTIFY="...)
 		} else {
@@ -166,12 +190,9 @@ func (c *Client) appendRcptParams(line []byte, o *RcptOptions, smtputf8 bool) ([
 		line = append(line, string(n)...)
 	}
 	if o.OriginalRecipient != "" {
-		if err := checkAddress("ORCPT", o.OriginalRecipient, false); err != nil {
-			return line, err
-		}
 		line = appendORCPT(line, o.OriginalRecipient, smtputf8)
 	}
-	return line, nil
+	return line
 }
 
 // appendORCPT appends the ORCPT parameter for addr: "rfc822;" and xtext for

@@ -55,6 +55,15 @@ func (c *Client) plan(env *Envelope, msg io.Reader) (*plan, error) {
 	if err := c.planContent(p); err != nil {
 		return nil, err
 	}
+	// Every parameter judged here, in one step, before anything is written.
+	if err := c.checkMailParams(&p.mail); err != nil {
+		return nil, err
+	}
+	for _, o := range p.rcpt {
+		if err := c.checkRcptParams(o); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -81,11 +90,12 @@ func (c *Client) planDSN(env *Envelope, p *plan) error {
 // planContent decides how the message goes: DATA or BDAT, its size, its
 // body type; it downgrades 8-bit content for a 7-bit server when it can.
 func (c *Client) planContent(p *plan) error {
-	body := BodyType(strings.ToUpper(string(p.mail.Body)))
+	p.mail.Body = BodyType(strings.ToUpper(string(p.mail.Body)))
+	body := p.mail.Body
 	p.binary = body == BodyBinaryMIME
 	p.chunked = c.ext.has("CHUNKING")
 	if p.binary && !(p.chunked && c.ext.has("BINARYMIME")) {
-		return errInput("BODY=BINARYMIME: the server does not offer BINARYMIME and CHUNKING (RFC 3030)")
+		return nil // checkMailParams refuses it, once the plan is whole
 	}
 	info := c.scan(p.msg, !p.binary) // SIZE counts the CRLF line endings the content will have
 	if info.eightBit && !p.binary && !c.ext.has("8BITMIME") {

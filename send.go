@@ -82,14 +82,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 	c.line = append(c.line[:0], "MAIL FROM:<"...)
 	c.line = append(c.line, p.from...)
 	c.line = append(c.line, '>')
-	if c.line, err = c.appendMailParams(c.line, &p.mail); err != nil {
-		return nil, err
-	}
-	for i := range p.rcpt {
-		if _, err := c.appendRcptParams(nil, p.rcpt[i], p.mail.UTF8); err != nil {
-			return nil, err
-		}
-	}
+	c.line = c.appendMailParams(c.line, &p.mail)
 	c.watch(ctx)
 	defer c.unwatch()
 	if p.mail.Size == 0 || p.mail.Size > commandBufSize {
@@ -267,11 +260,7 @@ func (c *Client) queueRcpt(p *plan, i int) error {
 	c.line = append(c.line, p.to[i]...)
 	c.line = append(c.line, '>')
 	if p.rcpt != nil {
-		var err error
-		if c.line, err = c.appendRcptParams(c.line, p.rcpt[i], p.mail.UTF8); err != nil {
-			c.bw.Reset(c.conn)
-			return err
-		}
+		c.line = c.appendRcptParams(c.line, p.rcpt[i], p.mail.UTF8)
 	}
 	return c.queue(c.line)
 }
@@ -446,12 +435,14 @@ func (c *Client) Mail(ctx context.Context, from string, opts *MailOptions) error
 	if err != nil {
 		return err
 	}
+	mo.Body = BodyType(strings.ToUpper(string(mo.Body)))
+	if err := c.checkMailParams(&mo); err != nil {
+		return err
+	}
 	c.line = append(c.line[:0], "MAIL FROM:<"...)
 	c.line = append(c.line, wire...)
 	c.line = append(c.line, '>')
-	if c.line, err = c.appendMailParams(c.line, &mo); err != nil {
-		return err
-	}
+	c.line = c.appendMailParams(c.line, &mo)
 	c.mailUTF8 = mo.UTF8
 	c.watch(ctx)
 	defer c.unwatch()
@@ -491,12 +482,13 @@ func (c *Client) Rcpt(ctx context.Context, to string, opts *RcptOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := c.checkRcptParams(opts); err != nil {
+		return err
+	}
 	c.line = append(c.line[:0], "RCPT TO:<"...)
 	c.line = append(c.line, wire...)
 	c.line = append(c.line, '>')
-	if c.line, err = c.appendRcptParams(c.line, opts, c.mailUTF8); err != nil {
-		return err
-	}
+	c.line = c.appendRcptParams(c.line, opts, c.mailUTF8)
 	c.watch(ctx)
 	defer c.unwatch()
 	_, err = c.roundTripOK(ctx, "RCPT TO", false)
