@@ -32,6 +32,7 @@ type dialOptions struct {
 	addr   string
 	secure bool           // STARTTLS, verifying the sink against roots, then AUTH PLAIN
 	roots  *x509.CertPool // trusts the sink's certificate
+	trace  *smtp.Trace    // mailwire only: scenario (h)
 }
 
 func (o dialOptions) tlsConfig() *tls.Config {
@@ -59,7 +60,7 @@ type mailwireSender struct {
 }
 
 func mailwireOptions(o dialOptions) *smtp.Options {
-	opts := &smtp.Options{Security: smtp.Plaintext, Timeout: time.Minute}
+	opts := &smtp.Options{Security: smtp.Plaintext, Timeout: time.Minute, Trace: o.trace}
 	if o.secure {
 		opts.Security = smtp.StartTLS
 		opts.TLSConfig = o.tlsConfig()

@@ -62,6 +62,7 @@ var scenarios = []struct {
 	{"e", (*bench).pool},
 	{"f", (*bench).dataPath},
 	{"g", (*bench).poolCPU},
+	{"h", (*bench).traceCost},
 }
 
 func run(quick bool, only string, wire bool) error {
@@ -77,8 +78,8 @@ func run(quick bool, only string, wire bool) error {
 		}
 	}
 	for k := range selected {
-		if !strings.Contains("abcdefg", k) || len(k) != 1 {
-			return fmt.Errorf("-only: unknown scenario %q (want a, b, c, d, e, f or g)", k)
+		if !strings.Contains("abcdefgh", k) || len(k) != 1 {
+			return fmt.Errorf("-only: unknown scenario %q (want a, b, c, d, e, f, g or h)", k)
 		}
 	}
 
