@@ -648,22 +648,20 @@ func (c *Client) dataTimeout() time.Duration {
 
 // setDeadline bounds the next read and write by wait and the context.
 func (c *Client) setDeadline(ctx context.Context, wait time.Duration) error {
-	t := time.Now().Add(wait)
-	if d, ok := ctx.Deadline(); ok && d.Before(t) {
-		t = d
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cancelled {
-		return context.Cause(ctx)
-	}
-	return c.conn.SetDeadline(t)
+	return c.armDeadline(ctx, wait, false)
 }
 
 // setReadDeadline bounds the next read by wait and the context. (Writes
 // get theirs from connWriter: a reply's deadline never needs a timer of
 // the write side, and the other way round.)
 func (c *Client) setReadDeadline(ctx context.Context, wait time.Duration) error {
+	return c.armDeadline(ctx, wait, true)
+}
+
+// armDeadline sets the deadline wait from now, or the context's when
+// sooner, on reads only or on both directions; a cancelled call gets the
+// context's cause instead.
+func (c *Client) armDeadline(ctx context.Context, wait time.Duration, readOnly bool) error {
 	t := time.Now().Add(wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(t) {
 		t = d
@@ -673,7 +671,10 @@ func (c *Client) setReadDeadline(ctx context.Context, wait time.Duration) error 
 	if c.cancelled {
 		return context.Cause(ctx)
 	}
-	return c.conn.SetReadDeadline(t)
+	if readOnly {
+		return c.conn.SetReadDeadline(t)
+	}
+	return c.conn.SetDeadline(t)
 }
 
 // maxWriteChunk is the most written to the connection under one deadline:

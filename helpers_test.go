@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,21 +15,9 @@ import (
 )
 
 // greeting and ehlo build the opening of a scripted session.
-const greeting = "S: 220 peer.test ESMTP\n"
+const greeting = peer.Greeting
 
-func ehlo(exts ...string) string {
-	var b strings.Builder
-	b.WriteString("C: EHLO localhost\n")
-	lines := append([]string{"peer.test greets localhost"}, exts...)
-	for i, l := range lines {
-		sep := "-"
-		if i == len(lines)-1 {
-			sep = " "
-		}
-		b.WriteString("S: 250" + sep + l + "\n")
-	}
-	return b.String()
-}
+func ehlo(exts ...string) string { return peer.EHLO(exts...) }
 
 // plainOpts are the options of a test over the scripted peer: no TLS, a
 // short timeout so that a test stuck on a wrong script fails fast.

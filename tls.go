@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mailwire/smtp/internal/certname"
 )
 
 // Errors of securing a connection, for errors.Is. Each returned error
@@ -234,21 +236,8 @@ func describeTLSError(server string, err error) string {
 	return prefix + err.Error()
 }
 
-// certNames lists the names a certificate is valid for.
-func certNames(cert *x509.Certificate) string {
-	var names []string
-	names = append(names, cert.DNSNames...)
-	for _, ip := range cert.IPAddresses {
-		names = append(names, ip.String())
-	}
-	if len(names) == 0 && cert.Subject.CommonName != "" {
-		names = append(names, "CN="+cert.Subject.CommonName)
-	}
-	if len(names) == 0 {
-		return "no name"
-	}
-	return safeText(strings.Join(names, ", "))
-}
+// certNames lists the names a certificate is valid for, escaped: they are the server's to choose.
+func certNames(cert *x509.Certificate) string { return safeText(certname.Of(cert)) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -14,11 +14,11 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/mailwire/smtp"
+	"github.com/mailwire/smtp/internal/certname"
 	"github.com/mailwire/smtp/internal/explain"
 	"github.com/mailwire/smtp/internal/termsafe"
 )
@@ -281,17 +281,4 @@ func Slog(l *slog.Logger) *smtp.Trace {
 }
 
 // certNames lists the names a certificate is valid for.
-func certNames(cert *x509.Certificate) string {
-	var names []string
-	names = append(names, cert.DNSNames...)
-	for _, ip := range cert.IPAddresses {
-		names = append(names, ip.String())
-	}
-	if len(names) == 0 && cert.Subject.CommonName != "" {
-		names = append(names, "CN="+cert.Subject.CommonName)
-	}
-	if len(names) == 0 {
-		return "no name"
-	}
-	return strings.Join(names, ", ")
-}
+func certNames(cert *x509.Certificate) string { return certname.Of(cert) }

@@ -27,21 +27,9 @@ var update = flag.Bool("update", false, "rewrite the golden files of the log tes
 var bg = context.Background()
 
 // The opening of a scripted session, as package smtp's tests write it.
-const greeting = "S: 220 peer.test ESMTP\n"
+const greeting = peer.Greeting
 
-func ehlo(exts ...string) string {
-	var b strings.Builder
-	b.WriteString("C: EHLO localhost\n")
-	lines := append([]string{"peer.test greets localhost"}, exts...)
-	for i, l := range lines {
-		sep := "-"
-		if i == len(lines)-1 {
-			sep = " "
-		}
-		b.WriteString("S: 250" + sep + l + "\n")
-	}
-	return b.String()
-}
+func ehlo(exts ...string) string { return peer.EHLO(exts...) }
 
 var testCA = testcert.NewCA("mailwire test CA")
 

@@ -328,3 +328,22 @@ func Describe(st Step) string {
 	}
 	return ""
 }
+
+// Greeting is the greeting line of a scripted session, in Script's form.
+const Greeting = "S: 220 peer.test ESMTP\n"
+
+// EHLO is the client's "EHLO localhost" and the peer's reply offering
+// exts, in Script's form.
+func EHLO(exts ...string) string {
+	var b strings.Builder
+	b.WriteString("C: EHLO localhost\n")
+	lines := append([]string{"peer.test greets localhost"}, exts...)
+	for i, l := range lines {
+		sep := "-"
+		if i == len(lines)-1 {
+			sep = " "
+		}
+		b.WriteString("S: 250" + sep + l + "\n")
+	}
+	return b.String()
+}
