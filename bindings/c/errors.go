@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 
@@ -69,11 +70,24 @@ var optionHints = map[smtp.Remedy]string{
 }
 
 func (e *apiError) json() string {
-	b, err := json.Marshal(e)
+	b, err := marshalJSON(e)
 	if err != nil { // cannot happen: strings and ints only
 		return `{"category":"internal","error":"mailwire: cannot encode an error"}`
 	}
 	return string(b)
+}
+
+// marshalJSON is json.Marshal without the HTML escaping meant for
+// pages: a C or Python caller reads "<bob@example.net>", not
+// "\u003cbob@example.net\u003e".
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // statusOf maps the library's classes onto the C enum.

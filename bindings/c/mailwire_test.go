@@ -219,3 +219,13 @@ func TestClassifyHints(t *testing.T) {
 		t.Errorf("a remedy for an error without one: %s", e.json())
 	}
 }
+
+// The JSON handed to C is not escaped for HTML: "<" stays "<".
+func TestJSONNotHTMLEscaped(t *testing.T) {
+	e := classify(&smtp.RecipientsError{Rejected: []*smtp.RecipientError{
+		{Addr: "bob@example.net", Err: &smtp.Error{Command: "RCPT TO", Reply: smtp.Reply{Code: 550, Message: "<bob@example.net>: no such user & more"}}}}})
+	j := e.json()
+	if !strings.Contains(j, "<bob@example.net>: no such user & more") || strings.Contains(j, `\u003c`) || strings.Contains(j, `\u0026`) {
+		t.Errorf("error JSON = %s", j)
+	}
+}

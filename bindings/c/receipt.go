@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"regexp"
 
 	smtp "github.com/mailwire/smtp"
@@ -47,7 +46,7 @@ func receiptJSON(r *smtp.Receipt) string {
 	for _, rej := range r.Rejected {
 		out.Rejected = append(out.Rejected, rejected(rej))
 	}
-	b, err := json.Marshal(out)
+	b, err := marshalJSON(out)
 	if err != nil { // cannot happen: strings and ints only
 		panic(err)
 	}

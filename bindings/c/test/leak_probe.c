@@ -6,8 +6,11 @@
 #include "mailwire.h"
 
 int main(void) {
-	char *name = mailwire_event_name(MAILWIRE_EVENT_SENT);
-	printf("leaking \"%s\" on purpose\n", name);
-	name = NULL; /* never passed to mailwire_free */
+	mailwire_client c;
+	char *err = NULL;
+	/* An address without a port: refused at once, with an error string. */
+	mailwire_open("no-port", NULL, NULL, NULL, 1000, &c, &err);
+	printf("leaking \"%s\" on purpose\n", err ? err : "(null)");
+	err = NULL; /* never passed to mailwire_free */
 	return 0;
 }

@@ -66,7 +66,7 @@ static const char *rdtscp_like_go(void) {
 
 int main(void) {
 	const char *rdtscp = rdtscp_like_go();
-	char *name = mailwire_event_name(MAILWIRE_EVENT_SENT);
+	const char *name = mailwire_event_name(MAILWIRE_EVENT_SENT);
 	char *err = NULL;
 	mailwire_client c;
 	/* Port 1 of the loopback: nothing listens, the connection is refused.
@@ -77,7 +77,6 @@ int main(void) {
 	}
 	printf("valgrind probe: ok (%s; event name \"%s\"; open 127.0.0.1:1: %s)\n", rdtscp,
 	       name ? name : "(null)", rc == MAILWIRE_OK ? "connected" : (err ? err : "failed"));
-	mailwire_free(name);
 	mailwire_free(err);
 	return 0;
 }

@@ -322,7 +322,8 @@ def event_name(kind: int) -> str:
         # not call into the library.
         names = []
         while True:
-            name = _native.take_string(_native.lib().mailwire_event_name(len(names))) or "unknown"
+            raw = _native.lib().mailwire_event_name(len(names))  # a constant of the library's: not freed
+            name = raw.decode("ascii") if raw else "unknown"
             if name == "unknown" or len(names) >= 256:
                 break
             names.append(name)

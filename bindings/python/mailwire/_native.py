@@ -66,7 +66,7 @@ def _declare(so: ctypes.CDLL) -> None:
         "mailwire_pool_open": (i, [_c_str, _c_str, _c_str, v, v, ctypes.POINTER(_c_handle), _c_out_str]),
         "mailwire_pool_send": (i, [_c_handle, _c_str, _c_str, _c_str, sz, i, _c_out_str, _c_out_str]),
         "mailwire_pool_close": (i, [_c_handle, i, _c_out_str]),
-        "mailwire_event_name": (v, [i]),
+        "mailwire_event_name": (_c_str, [i]),  # a constant: bytes, not freed
         "mailwire_free": (None, [v]),
     }
     for name, (restype, argtypes) in sigs.items():
