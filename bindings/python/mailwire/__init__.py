@@ -17,7 +17,12 @@ The library is found through $MAILWIRE_LIB, or next to this package.
 from __future__ import annotations
 
 import builtins
+import copy
 import ctypes
+import email.generator
+import email.message
+import email.utils
+import io
 import json
 import threading
 import weakref
@@ -293,6 +298,61 @@ def _options(
     return json.dumps(o).encode()
 
 
+def _ca(ca_pem: Union[None, str, bytes], ca_file: Optional[str]) -> Union[None, str, bytes]:
+    """The CA certificates: ca_pem, or the PEM file ca_file (not both)."""
+    if ca_file is None:
+        return ca_pem
+    if ca_pem is not None:
+        raise InvalidArgumentError("mailwire: give ca_pem or ca_file, not both", category="invalid_argument")
+    with open(ca_file, "rb") as f:
+        return f.read()
+
+
+def _envelope(msg: email.message.Message, from_addr: Optional[str], to_addrs: Union[None, str, Iterable[str]]):
+    """The envelope and the bytes smtplib.send_message would send: the sender
+    from Sender or From, the recipients from To, Cc and Bcc, and the message
+    without its Bcc (and Resent-Bcc), with CRLF line endings."""
+    if from_addr is None:
+        senders = email.utils.getaddresses(msg.get_all("Sender", []) or msg.get_all("From", []))
+        if len(senders) != 1:
+            raise InvalidArgumentError("mailwire: send_message needs one Sender or From address, or from_addr", category="invalid_argument")
+        from_addr = senders[0][1]
+    if to_addrs is None:
+        fields = [f for h in ("To", "Cc", "Bcc") for f in msg.get_all(h, [])]
+        to_addrs = [a for _, a in email.utils.getaddresses(fields) if a]
+        if not to_addrs:
+            raise InvalidArgumentError("mailwire: send_message found no To, Cc or Bcc address", category="invalid_argument")
+    copy_ = copy.copy(msg)
+    del copy_["Bcc"]
+    del copy_["Resent-Bcc"]
+    buf = io.BytesIO()
+    policy = msg.policy.clone(linesep="\r\n")
+    email.generator.BytesGenerator(buf, policy=policy).flatten(copy_, linesep="\r\n")
+    return from_addr, to_addrs, buf.getvalue()
+
+
+class _Sender:
+    """send_message, for Client and Pool alike."""
+
+    def send(self, from_addr: str, to_addrs: Union[str, Iterable[str]], msg: Message, *,
+             timeout: Optional[float] = None) -> "Receipt":  # pragma: no cover - defined by the subclasses
+        raise NotImplementedError
+
+    def send_message(
+        self,
+        msg: email.message.Message,
+        from_addr: Optional[str] = None,
+        to_addrs: Union[None, str, Iterable[str]] = None,
+        *,
+        timeout: Optional[float] = None,
+    ) -> "Receipt":
+        """Sends an email.message.Message as smtplib's send_message does:
+        the envelope comes from the header (Sender or From; To, Cc and Bcc)
+        unless given, and the Bcc header is left out of what is sent."""
+        f, to, body = _envelope(msg, from_addr, to_addrs)
+        return self.send(f, to, body, timeout=timeout)
+
+
 def _message(msg: Message) -> bytes:
     if isinstance(msg, bytes):
         return msg
@@ -384,17 +444,17 @@ def _finalize(h: _Handle) -> None:
         pass
 
 
-class Client:
+class Client(_Sender):
     """One connection to an SMTP server, for one thread at a time.
 
     Client(addr) connects at once: it reads the greeting, says EHLO,
     secures the connection as `security` says ("auto", "starttls",
     "starttls-optional", "implicit", "plain") and authenticates when `user`
-    is given. `ca_pem` (str or bytes) replaces the system's roots; `pins`
-    ("sha256//BASE64", one or a list) accept only a server whose chain has
-    such a key. `trace(kind_name, line)` receives every protocol line
-    ("sent", "AUTH PLAIN [redacted]") and connection event, on the calling
-    thread. `timeout` (seconds) bounds each call (connecting, each send,
+    is given. `ca_pem` (str or bytes), or the PEM file `ca_file`, replaces
+    the system's roots; `pins` ("sha256//BASE64", one or a list) accept only
+    a server whose chain has such a key. `trace(event)` receives a
+    TraceEvent for every protocol line ("sent", "AUTH PLAIN [redacted]") and
+    connection event, on the calling thread. `timeout` (seconds) bounds each call (connecting, each send,
     closing); `reply_timeout` each wait for a server reply.
 
     Use it as a context manager, or call close(), which says QUIT.
@@ -407,6 +467,7 @@ class Client:
         security: str = "auto",
         pins: Union[None, str, Iterable[str]] = None,
         ca_pem: Union[None, str, bytes] = None,
+        ca_file: Optional[str] = None,
         server_name: Optional[str] = None,
         user: Optional[str] = None,
         password: Optional[str] = None,
@@ -419,6 +480,7 @@ class Client:
     ):
         lib = _native.lib()
         self._timeout = timeout
+        ca_pem = _ca(ca_pem, ca_file)
         opts = _options(
             security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout
         )
@@ -475,7 +537,7 @@ class Client:
                 raise  # a failed QUIT is worth knowing, unless something else failed first
 
 
-class Pool:
+class Pool(_Sender):
     """A pool of connections to one server, for any number of threads.
 
     It takes the options of Client, plus the pool's limits: max_conns (4),
@@ -498,6 +560,7 @@ class Pool:
         security: str = "auto",
         pins: Union[None, str, Iterable[str]] = None,
         ca_pem: Union[None, str, bytes] = None,
+        ca_file: Optional[str] = None,
         server_name: Optional[str] = None,
         user: Optional[str] = None,
         password: Optional[str] = None,
@@ -510,6 +573,7 @@ class Pool:
     ):
         lib = _native.lib()
         self._timeout = timeout
+        ca_pem = _ca(ca_pem, ca_file)
         opts = _options(
             security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout
         )

@@ -332,3 +332,92 @@ class PoolTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MessageTest(unittest.TestCase):
+    """send_message and ca_file, on a server of their own."""
+
+    def test_send_message_keeps_bcc_off_the_content(self):
+        from email.message import EmailMessage
+
+        msg = EmailMessage()
+        msg["From"] = "Alice <alice@example.com>"
+        msg["To"] = "Bob <bob@example.net>"
+        msg["Cc"] = "carol@example.net"
+        msg["Bcc"] = "secret-bcc@example.net"
+        msg["Subject"] = "send_message"
+        msg.set_content("Hi.\n")
+        s = Server()
+        try:
+            with mailwire.Client(s.addr, **s.options()) as c:
+                r = c.send_message(msg)
+            self.assertEqual(sorted(r.accepted), ["bob@example.net", "carol@example.net", "secret-bcc@example.net"])
+            self.assertEqual(msg["Bcc"], "secret-bcc@example.net", "the caller's message was changed")
+        finally:
+            msgs = s.stop()
+        self.assertEqual(len(msgs), 1)
+        m = msgs[0]
+        self.assertEqual(m["from"], "alice@example.com")
+        self.assertEqual(sorted(m["to"]), ["bob@example.net", "carol@example.net", "secret-bcc@example.net"])
+        self.assertNotIn("secret-bcc", m["raw"])
+        self.assertNotIn("Bcc", m["raw"])
+        self.assertIn("\r\n", m["raw"])
+
+    def test_ca_file(self):
+        s = Server()
+        try:
+            with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as f:
+                f.write(s.ca_pem)
+            try:
+                opts = s.options(ca_pem=None, ca_file=f.name)
+                with mailwire.Client(s.addr, **opts) as c:
+                    c.send("alice@example.com", ["bob@example.net"], MSG)
+                with self.assertRaises(mailwire.InvalidArgumentError):
+                    mailwire.Client(s.addr, **s.options(ca_file=f.name))  # and ca_pem: one or the other
+            finally:
+                os.unlink(f.name)
+        finally:
+            self.assertEqual(len(s.stop()), 1)
+
+
+class AsyncioTest(unittest.TestCase):
+    def test_sends_overlap_on_one_loop(self):
+        """Four sends through aio.Pool on one event loop take about as long
+        as one: none blocks the loop, and the library releases the GIL."""
+        import asyncio
+        import time
+
+        from mailwire import aio
+
+        delay = 0.3  # every reply of this server comes that late
+        s = Server(f"-reply-delay={int(delay * 1000)}ms")
+
+        async def main():
+            async with await aio.Pool.open(s.addr, max_conns=4, **s.options()) as pool:
+                await pool.send("alice@example.com", ["bob@example.net"], MSG)  # a first connection, warm
+                ticks = 0
+
+                async def ticker():  # runs only while the loop is free
+                    nonlocal ticks
+                    while True:
+                        await asyncio.sleep(0.01)
+                        ticks += 1
+
+                t = asyncio.create_task(ticker())
+                start = time.monotonic()
+                await asyncio.gather(*(pool.send("alice@example.com", ["bob@example.net"], MSG) for _ in range(4)))
+                took = time.monotonic() - start
+                t.cancel()
+                return took, ticks
+
+        try:
+            took, ticks = asyncio.run(main())
+        finally:
+            msgs = s.stop()
+        self.assertEqual(len(msgs), 5)
+        # A send over a warm connection waits 3 replies (3 x delay), one
+        # over a new connection 8 (greeting, EHLO, STARTTLS, EHLO, AUTH, and
+        # the 3): in turn, the four would take 3 + 3 x 8 = 27 x delay; at
+        # once, about 8 x delay (measured: 2.4 s with delay 0.3 s).
+        self.assertLess(took, 16 * delay, f"four sends took {took:.2f}s: they did not overlap")
+        self.assertGreater(ticks, took / 0.01 / 4, f"the loop ran only {ticks} ticks in {took:.2f}s: it was blocked")
