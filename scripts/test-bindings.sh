@@ -73,7 +73,12 @@ fi
 need=()
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# venv and its pip (ensurepip): Debian ships them apart from python3.
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  need+=(python3-venv)
+fi
 command -v timeout >/dev/null 2>&1 || need+=(coreutils)
+command -v mypy >/dev/null 2>&1 || need+=(mypy) # Debian's: the type check of the Python package
 if [ "$want_valgrind" = 1 ] && ! command -v valgrind >/dev/null 2>&1; then
   need+=(valgrind)
 fi
@@ -341,10 +346,23 @@ fi
 echo "examples: both ran and were delivered; the README's snippets match the files"
 
 # ---- Python ---------------------------------------------------------------------
-echo "== Python tests ($(python3 --version 2>&1))"
+# As a user gets it: pip builds a wheel from bindings/python (its in-tree
+# backend compiles the Go library into the package; nothing comes from a
+# package index), installs it in a fresh virtual environment, and the tests
+# import that installed package, from outside the repository.
+echo "== Python: pip wheel and install bindings/python in a fresh venv ($(python3 --version 2>&1))"
+python3 -m venv "$B/venv"
+"$B/venv/bin/pip" wheel --quiet --no-index --no-deps -w "$B/dist" bindings/python
+wheel=$(ls "$B"/dist/mailwire-*.whl)
+echo "built $(basename "$wheel")"
+"$B/venv/bin/pip" install --quiet --no-index "$wheel"
+echo "== mypy --strict: the example and the package it imports ($(mypy --version))"
+MYPYPATH=bindings/python mypy --strict --no-incremental bindings/python/example.py bindings/python/mailwire
+echo "== Python tests, against the installed package"
 py_rc=0
-MAILWIRE_LIB="$B/libmailwire.so" MAILWIRE_TEST_SERVER="$B/server" \
-  timeout -k 10 600 python3 -m unittest discover -s bindings/python/tests -v 2>&1 | tee "$B/py-tests.out" || py_rc=$?
+repo=$(pwd)
+(cd "$B" && env -u MAILWIRE_LIB -u PYTHONPATH MAILWIRE_TEST_INSTALLED=1 MAILWIRE_TEST_SERVER="$B/server" \
+  timeout -k 10 600 "$B/venv/bin/python" -m unittest discover -s "$repo/bindings/python/tests" -v) 2>&1 | tee "$B/py-tests.out" || py_rc=$?
 py_ran=$(grep '^Ran ' "$B/py-tests.out" | tail -n 1 || true)
 py_result=$(grep -E '^(OK|FAILED)' "$B/py-tests.out" | tail -n 1 || true)
 

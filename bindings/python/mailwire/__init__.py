@@ -27,7 +27,7 @@ import json
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Callable, Iterable, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _native
 
@@ -85,8 +85,8 @@ class RejectedRecipient:
 class Receipt:
     """The outcome of a message the server accepted."""
 
-    accepted: list  # list[str]: the recipients accepted, in order
-    rejected: list  # list[RejectedRecipient]: the ones refused
+    accepted: List[str]  # the recipients accepted, in order
+    rejected: List["RejectedRecipient"]  # the ones refused
     reply_code: int  # the reply to the message content, e.g. 250
     reply_message: str  # its text, e.g. "OK: queued as Q0001"
     queue_id: Optional[str] = None  # read from reply_message, when it has one
@@ -100,7 +100,7 @@ def _enhanced(s: Optional[str]) -> Optional[EnhancedCode]:
     return (int(parts[0]), int(parts[1]), int(parts[2]))
 
 
-def _rejected(items) -> list:
+def _rejected(items: Any) -> List["RejectedRecipient"]:
     return [
         RejectedRecipient(r["address"], r["code"], _enhanced(r.get("enhanced_code")), r.get("message", ""))
         for r in items or ()
@@ -276,7 +276,7 @@ def _options(
     local_name: Optional[str],
     greeting_timeout: Optional[float] = None,
 ) -> bytes:
-    o: dict = {"security": security}
+    o: Dict[str, Any] = {"security": security}
     if pins:
         o["pins"] = [pins] if isinstance(pins, str) else list(pins)
     if ca_pem:
@@ -308,7 +308,9 @@ def _ca(ca_pem: Union[None, str, bytes], ca_file: Optional[str]) -> Union[None, 
         return f.read()
 
 
-def _envelope(msg: email.message.Message, from_addr: Optional[str], to_addrs: Union[None, str, Iterable[str]]):
+def _envelope(
+    msg: email.message.Message, from_addr: Optional[str], to_addrs: Union[None, str, Iterable[str]]
+) -> Tuple[str, Union[str, Iterable[str]], bytes]:
     """The envelope and the bytes smtplib.send_message would send: the sender
     from Sender or From, the recipients from To, Cc and Bcc, and the message
     without its Bcc (and Resent-Bcc), with CRLF line endings."""
@@ -370,7 +372,7 @@ def _recipients(to: Union[str, Iterable[str]]) -> bytes:
     return json.dumps([to] if isinstance(to, str) else list(to)).encode()
 
 
-_names: Optional[list] = None
+_names: Optional[List[str]] = None
 
 
 def event_name(kind: int) -> str:
@@ -391,19 +393,21 @@ def event_name(kind: int) -> str:
     return names[kind] if 0 <= kind < len(names) else "unknown"
 
 
-def _trace_callback(trace: Optional[TraceFunc]):
+def _trace_callback(trace: Optional[TraceFunc]) -> Any:
     """A C callback calling trace(TraceEvent(...)), or None."""
     if trace is None:
         return None
     event_name(0)  # loads the names now
 
-    def call(_user, conn, kind, line):
-        trace(TraceEvent(event_name(kind), (line or b"").decode("utf-8", "replace"), conn))
+    fn = trace
+
+    def call(_user: Any, conn: int, kind: int, line: Optional[bytes]) -> None:
+        fn(TraceEvent(event_name(kind), (line or b"").decode("utf-8", "replace"), conn))
 
     return _native.TRACE_FN(call)
 
 
-def _fn_ptr(cb) -> Optional[int]:
+def _fn_ptr(cb: Any) -> Optional[int]:
     return ctypes.cast(cb, ctypes.c_void_p).value if cb is not None else None
 
 
@@ -414,7 +418,7 @@ class _Handle:
     """A library handle and the callback it uses; closed at most once, by
     close() or, when forgotten, by the garbage collector or at exit."""
 
-    def __init__(self, close_fn, handle: int, callback):
+    def __init__(self, close_fn: Callable[..., int], handle: int, callback: Any):
         self._lock = threading.Lock()
         self.handle: Optional[int] = handle
         self.callback = callback  # the C callback must outlive the handle
@@ -529,7 +533,7 @@ class Client(_Sender):
     def __enter__(self) -> "Client":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             self.close()
         except SMTPError:
@@ -577,7 +581,7 @@ class Pool(_Sender):
         opts = _options(
             security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout
         )
-        popts: dict = {}
+        popts: Dict[str, Any] = {}
         for key, value in (("max_conns", max_conns), ("max_idle", max_idle), ("max_messages_per_conn", max_messages_per_conn)):
             if value is not None:
                 popts[key] = value
@@ -627,7 +631,7 @@ class Pool(_Sender):
     def __enter__(self) -> "Pool":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             self.close()
         except SMTPError:

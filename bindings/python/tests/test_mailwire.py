@@ -22,9 +22,14 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+INSTALLED = os.environ.get("MAILWIRE_TEST_INSTALLED") == "1"  # test the pip-installed package
+if not INSTALLED:
+    sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 
 import mailwire  # noqa: E402
+
+if INSTALLED and os.path.abspath(mailwire.__file__).startswith(ROOT + os.sep):
+    raise ImportError(f"MAILWIRE_TEST_INSTALLED=1, but mailwire comes from the repository: {mailwire.__file__}")
 
 _build_dir = None
 
