@@ -55,6 +55,10 @@ type apiError struct {
 	// "implicit_tls"); Hint says it in the keys of options_json.
 	Remedy string `json:"remedy,omitempty"`
 	Hint   string `json:"hint,omitempty"`
+	// Reason names a refusal the category does not tell apart:
+	// "message_too_large" (larger than the server's SIZE; category
+	// permanent).
+	Reason string `json:"reason,omitempty"`
 }
 
 // optionHints word each remedy of the library in the keys of options_json.
@@ -116,6 +120,9 @@ func classify(err error) *apiError {
 	}
 	errors.As(err, &rcpts)
 	e := &apiError{status: status, Category: categoryOf(status), Error: err.Error()}
+	if errors.Is(err, smtp.ErrMessageTooLarge) {
+		e.Reason = "message_too_large"
+	}
 	if r := smtp.RemedyOf(err); r != smtp.RemedyNone {
 		e.Remedy, e.Hint = r.String(), optionHints[r]
 	}

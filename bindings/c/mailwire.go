@@ -75,6 +75,7 @@ package main
 //      "enhanced_code": "5.1.1",           its RFC 3463 code, or ""
 //      "message":  "No such user",         its reply text
 //      "rejected": [ ...as in a receipt... ] when every recipient was refused
+//      "reason":   "message_too_large",     a refusal the category does not tell apart
 //      "remedy":   "implicit_tls",          what would likely help, when known
 //      "hint":     "set \"security\":\"implicit\""  the same in these options' keys}
 //   "error" is a one-line English text fit for a log; the other fields are

@@ -82,7 +82,7 @@ func TestClassify(t *testing.T) {
 		{smtp.ErrPoolClosed, statusClosed},
 		{fmt.Errorf("x: %w", smtp.ErrInsecureAuth), statusAuth},
 		{invalid, statusInvalid},
-		{fmt.Errorf("%w: 20 bytes", smtp.ErrMessageTooLarge), statusPermanent},
+		{fmt.Errorf("%w: 20 bytes", smtp.ErrMessageTooLarge), statusPermanent}, // reason message_too_large
 		{&smtp.Error{Command: "AUTH", Reply: smtp.Reply{Code: 535}}, statusAuth},
 		{fmt.Errorf("smtp: DATA: %w", io.ErrUnexpectedEOF), statusNetwork},
 	} {
@@ -227,5 +227,13 @@ func TestJSONNotHTMLEscaped(t *testing.T) {
 	j := e.json()
 	if !strings.Contains(j, "<bob@example.net>: no such user & more") || strings.Contains(j, `\u003c`) || strings.Contains(j, `\u0026`) {
 		t.Errorf("error JSON = %s", j)
+	}
+}
+
+// A message over SIZE is permanent, with a reason that tells it apart.
+func TestMessageTooLargeReason(t *testing.T) {
+	e := classify(fmt.Errorf("%w: 20 bytes", smtp.ErrMessageTooLarge))
+	if e.status != statusPermanent || e.Reason != "message_too_large" || !strings.Contains(e.json(), `"reason":"message_too_large"`) {
+		t.Errorf("too large: %s", e.json())
 	}
 }

@@ -39,6 +39,7 @@ __all__ = [
     "SMTPError",
     "TemporaryError",
     "PermanentError",
+    "MessageTooLargeError",
     "DeliveryUnknownError",
     "TLSError",
     "NetworkError",
@@ -163,6 +164,11 @@ class PermanentError(SMTPError):
     """The server refused with a 5xx reply: do not retry as is."""
 
 
+class MessageTooLargeError(PermanentError):
+    """The message is larger than the server accepts (its SIZE): refused
+    before it was sent."""
+
+
 class DeliveryUnknownError(SMTPError):
     """The connection broke after the message was sent and before the
     server's answer: it may have been delivered. Do not resend blindly."""
@@ -235,6 +241,8 @@ def _error(text: Optional[str], rc: int) -> SMTPError:
     except ValueError:
         d = {"category": "internal", "error": f"mailwire: status {rc}: {text!r}"}
     cls = _CLASSES.get(d.get("category"), SMTPError)
+    if d.get("reason") == "message_too_large":
+        cls = MessageTooLargeError
     return cls(
         d.get("error", ""),
         category=d.get("category", ""),

@@ -234,6 +234,13 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(mailwire.NetworkError):
             mailwire.Client("127.0.0.1:1", security="plain")
 
+    def test_message_too_large(self):
+        with mailwire.Client(server.addr, **server.options()) as c:
+            with self.assertRaises(mailwire.MessageTooLargeError) as cm:
+                c.send("alice@example.com", "bob@example.net", b"x" * (11 << 20))  # the server takes 10 MiB
+        self.assertIsInstance(cm.exception, mailwire.PermanentError)
+        self.assertIn("larger than the server accepts", str(cm.exception))
+
     def test_closed(self):
         c = mailwire.Client(server.addr, **server.options())
         c.close()
