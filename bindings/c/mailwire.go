@@ -98,6 +98,7 @@ package main
 //                 --pinnedpubkey form)
 //   "ca_pem":     a PEM string of CA certificates to trust instead of the
 //                 system's roots
+//   "ca_file":    the path of a PEM file of them, instead of "ca_pem"
 //   "server_name": the name the certificate must carry; default: the host
 //                 of the address
 //   "user", "password": authenticate (AUTH) with the strongest mechanism the

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -235,5 +238,24 @@ func TestMessageTooLargeReason(t *testing.T) {
 	e := classify(fmt.Errorf("%w: 20 bytes", smtp.ErrMessageTooLarge))
 	if e.status != statusPermanent || e.Reason != "message_too_large" || !strings.Contains(e.json(), `"reason":"message_too_large"`) {
 		t.Errorf("too large: %s", e.json())
+	}
+}
+
+// options_json takes the CA as a file too, not with ca_pem as well.
+func TestOptionsCAFile(t *testing.T) {
+	srv := smtptest.NewServer(nil)
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, srv.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, e := parseOptions(`{"ca_file":` + strconv.Quote(path) + `}`)
+	if e != nil || opts.TLSConfig == nil || opts.TLSConfig.RootCAs == nil {
+		t.Fatalf("ca_file: %+v, %v", opts, e)
+	}
+	for _, bad := range []string{`{"ca_file":"/nonexistent/ca.pem"}`, `{"ca_file":` + strconv.Quote(path) + `,"ca_pem":"x"}`} {
+		if _, e := parseOptions(bad); e == nil || e.status != statusInvalid {
+			t.Errorf("parseOptions(%s) accepted", bad)
+		}
 	}
 }

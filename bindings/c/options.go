@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ type optionsJSON struct {
 	Security          string   `json:"security"`
 	Pins              []string `json:"pins"`
 	CAPEM             string   `json:"ca_pem"`
+	CAFile            string   `json:"ca_file"`
 	ServerName        string   `json:"server_name"`
 	User              string   `json:"user"`
 	Password          string   `json:"password"`
@@ -111,6 +113,16 @@ func parseOptions(s string) (*smtp.Options, *apiError) {
 			return nil, invalid("options_json: pins: %v", err)
 		}
 		opts.Pins = o.Pins
+	}
+	if o.CAFile != "" {
+		if o.CAPEM != "" {
+			return nil, invalid("options_json: give ca_pem or ca_file, not both")
+		}
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, invalid("options_json: ca_file: %v", err)
+		}
+		o.CAPEM = string(pem)
 	}
 	if o.CAPEM != "" || o.ServerName != "" {
 		cfg := &tls.Config{ServerName: o.ServerName}
