@@ -219,7 +219,9 @@ func authWords(mech string) string {
 	case "LOGIN":
 		return "Authenticates with LOGIN: user name and password, each in base64, in answer to the server's prompts. Base64 is not encryption: only over TLS."
 	case "CRAM-MD5":
-		return "Authenticates with CRAM-MD5: proves the password with a keyed hash of the server's challenge, without sending it."
+		return "Authenticates with CRAM-MD5: proves the password with a keyed hash (HMAC-MD5) of the server's challenge, without sending it. WARNING: weak: the server must store a password equivalent, and anyone who captured the exchange can try passwords against it offline; prefer SCRAM, or PLAIN over TLS."
+	case "DIGEST-MD5":
+		return "Authenticates with DIGEST-MD5. WARNING: obsolete (RFC 6331): weak, and the server must store the password in a reversible form; prefer SCRAM, or PLAIN over TLS."
 	case "SCRAM-SHA-256", "SCRAM-SHA-1":
 		return "Authenticates with " + mech + ": both sides prove they know the password without sending it (RFC 5802)."
 	case "XOAUTH2", "OAUTHBEARER":
@@ -378,8 +380,24 @@ func extensionWords(keyword, params string) string {
 		return "NO-SOLICITING (RFC 3865): the server refuses solicitations of the named kinds."
 	case "MT-PRIORITY":
 		return "MT-PRIORITY (RFC 6710): messages may carry a priority."
+	case "PIPECONNECT":
+		return "PIPECONNECT (Exim; draft-harris-early-pipe): the client may send EHLO before the greeting on its next connection, saving a round trip."
+	case "LIMITS":
+		return "LIMITS (RFC 9422): the server states its limits (" + params + "), such as recipients per message (RCPTMAX) and messages per connection (MAILMAX)."
+	case "FUTURERELEASE":
+		return "FUTURERELEASE (RFC 4865): the client may ask that a message be held and released at a later time."
+	case "XCLIENT":
+		return "XCLIENT (Postfix): a trusted client may pass on the address and name of the client it stands for; not for ordinary senders."
+	case "XFORWARD":
+		return "XFORWARD (Postfix): a trusted content filter may pass on where a message first came from; not for ordinary senders."
+	case "BURL":
+		return "BURL (RFC 4468): the message may be fetched from an IMAP server by URL instead of being sent."
+	case "ATRN":
+		return "ATRN (RFC 2645): authenticated turn: a client may ask to receive the mail queued for it on this connection."
+	case "SMTP-TLS", "XEXCH50", "X-EXPS", "X-LINK2STATE", "X-RCPTLIMIT", "TURN", "XUSR":
+		return keyword + ": a vendor's own (Microsoft Exchange or another), not for ordinary clients."
 	}
-	return keyword + ": an extension this explainer does not know."
+	return keyword + ": an extension this explainer does not know: it says nothing of it rather than guess."
 }
 
 // Bytes formats n bytes in binary units: "100 MiB", "34.2 MiB".

@@ -46,3 +46,26 @@ func FuzzExplain(f *testing.F) {
 		}
 	})
 }
+
+// Extensions of today's servers are known, what is not known is said to
+// be so, and weak mechanisms are flagged where they are used.
+func TestExtensionsAndWeakMechanisms(t *testing.T) {
+	var s Session
+	s.Received("220 mx.example ESMTP")
+	s.Sent("EHLO client.example")
+	notes := strings.Join(append(append(append(s.Received("250-mx.example"),
+		s.Received("250-PIPECONNECT")...), s.Received("250-LIMITS RCPTMAX=100 MAILMAX=1000")...),
+		s.Received("250 X-MYSTERY")...), "\n")
+	for _, want := range []string{"PIPECONNECT (Exim", "LIMITS (RFC 9422): the server states its limits (RCPTMAX=100 MAILMAX=1000)", "X-MYSTERY: an extension this explainer does not know"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	if strings.Contains(notes, "PIPECONNECT: an extension this explainer does not know") {
+		t.Error("PIPECONNECT called unknown")
+	}
+	auth := strings.Join(s.Sent("AUTH CRAM-MD5"), "\n")
+	if !strings.Contains(auth, "WARNING: weak") || !strings.Contains(auth, "offline") {
+		t.Errorf("CRAM-MD5 without its warning: %s", auth)
+	}
+}
