@@ -345,18 +345,25 @@ func TestIdleClientSendsAgain(t *testing.T) {
 	tests := []struct {
 		name     string
 		chunking bool
+		tls      bool
 		env      *Envelope
 		msg      func() io.Reader
 	}{
-		{"BDAT, unknown size", true, realEnv, func() io.Reader { return io.MultiReader(strings.NewReader(strings.Repeat("line of text\r\n", 50_000))) }},
-		{"DATA, 400 recipients", false, many, func() io.Reader { return strings.NewReader("Subject: many\r\n\r\nx\r\n") }},
-		{"BDAT, 400 recipients", true, many, func() io.Reader { return strings.NewReader("Subject: many\r\n\r\nx\r\n") }},
+		{"BDAT, unknown size", true, false, realEnv, func() io.Reader { return io.MultiReader(strings.NewReader(strings.Repeat("line of text\r\n", 50_000))) }},
+		{"DATA, 400 recipients", false, false, many, func() io.Reader { return strings.NewReader("Subject: many\r\n\r\nx\r\n") }},
+		{"BDAT, 400 recipients", true, false, many, func() io.Reader { return strings.NewReader("Subject: many\r\n\r\nx\r\n") }},
+		{"BDAT, unknown size, over TLS", true, true, realEnv, func() io.Reader { return io.MultiReader(strings.NewReader(strings.Repeat("line of text\r\n", 50_000))) }},
+		{"DATA, 400 recipients, over TLS", false, true, many, func() io.Reader { return strings.NewReader("Subject: many\r\n\r\nx\r\n") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newServer(t, &smtptest.Config{TLS: smtptest.NoTLS, DisableChunking: !tt.chunking})
-			opts := realOpts(srv, Plaintext)
+			mode, security := smtptest.NoTLS, Plaintext
+			if tt.tls {
+				mode, security = smtptest.StartTLS, StartTLS
+			}
+			srv := newServer(t, &smtptest.Config{TLS: mode, DisableChunking: !tt.chunking})
+			opts := realOpts(srv, security)
 			opts.Timeout = timeout
 			c, err := Dial(bg, srv.Addr(), opts)
 			if err != nil {

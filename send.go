@@ -165,7 +165,7 @@ func (c *Client) envelope(ctx context.Context, p *plan) (*Receipt, error) {
 // refused, what the group had buffered is dropped: nothing of it is sent.
 func (c *Client) queue(line []byte) error {
 	if err := c.writeLine(line); err != nil {
-		c.bw.Reset(c.conn)
+		c.bw.Reset(connWriter{c})
 		return err
 	}
 	return nil

@@ -187,7 +187,7 @@ func (c *Client) handshake(ctx context.Context) error {
 	c.mu.Lock() // the context watcher reads c.conn
 	c.conn = tc
 	c.mu.Unlock()
-	c.bw.Reset(tc)
+	c.bw.Reset(connWriter{c}) // every write through connWriter, for its deadline
 	c.rr.r.Reset(tc)
 	c.tlsState = &state
 	return nil
