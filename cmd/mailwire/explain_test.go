@@ -213,3 +213,46 @@ func TestExplainEscapesServerText(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainCapturedLogs runs the explainer on every real log that
+// scripts/capture-explain-logs.sh captured from curl, openssl s_client,
+// gnutls-cli, swaks and msmtp against the test Postfix. Whatever the tool,
+// a summary never claims what its log does not show: no failure is
+// summarised as a message accepted or a key pinned. The logs of the tools
+// whose output the explainer follows (curl, openssl, swaks) must show
+// their successes as such; gnutls-cli and msmtp are not followed yet.
+func TestExplainCapturedLogs(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("testdata/captured/*.txt")
+	if err != nil || len(files) < 30 {
+		t.Fatalf("%d captured logs (%v), want at least 30", len(files), err)
+	}
+	followed := map[string]bool{"curl": true, "openssl": true, "swaks": true}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".txt")
+		tool, _, _ := strings.Cut(name, "-")
+		in, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, out, _ := runWith(t, runExplain, string(in), "-")
+		_, summary, ok := strings.Cut(out, "\nSummary\n")
+		if code != exitOK || !ok {
+			t.Errorf("%s: exit %d, summary found %v", name, code, ok)
+			continue
+		}
+		accepted := strings.Contains(summary, "Message:    accepted")
+		success := strings.Contains(name, "-success-")
+		switch {
+		case !success && accepted:
+			t.Errorf("%s: a failure summarised as accepted:\n%s", name, summary)
+		case !success && strings.Contains(summary, "key pinned"):
+			t.Errorf("%s: a failure summarised as key pinned:\n%s", name, summary)
+		case success && followed[tool] && !accepted:
+			t.Errorf("%s: a success not summarised as accepted:\n%s", name, summary)
+		}
+		if strings.HasSuffix(name, "-pin-mismatch") && tool == "curl" && !strings.Contains(summary, "key pin MISMATCH") {
+			t.Errorf("%s: the pin mismatch is not in the summary:\n%s", name, summary)
+		}
+	}
+}

@@ -226,6 +226,9 @@ func (x *logExplainer) infoNotes(c *logConn, t string) []string {
 		return nil
 	case strings.HasPrefix(t, "SSL: public key does not match pinned public key"), strings.HasPrefix(t, "Pin check failed"):
 		c.facts().pinFailed = true
+		// The hash line came first: a summary already judged must not
+		// keep saying the key was pinned.
+		x.sum.tls = strings.Replace(x.sum.tls, ", key pinned", pinMismatch, 1)
 		return c.sess.Pin(false, 0, nil)
 	}
 	return toolNotes(t)
@@ -279,10 +282,16 @@ func (x *logExplainer) flushTLS(c *logConn) {
 	case -1:
 		x.sum.tls += ", certificate NOT verified"
 	}
-	if f.pinEntry >= 0 {
+	switch {
+	case f.pinFailed:
+		x.sum.tls += pinMismatch
+	case f.pinEntry >= 0:
 		x.sum.tls += ", key pinned"
 	}
 }
+
+// pinMismatch is the summary's word for a key that did not match the pin.
+const pinMismatch = ", key pin MISMATCH: the connection was refused"
 
 func parseTLSVersion(s string) uint16 {
 	s = strings.NewReplacer("v", "", "V", "", " ", "").Replace(s)
