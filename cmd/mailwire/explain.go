@@ -33,7 +33,8 @@ It reads, from FILE or standard input:
                            (EHLO, MAIL, AUTH...) or an answer to a 334 is the
                            client's, the rest is the tool's own output
   C:/S:, send>/recv>,      as in RFCs, tutorials and swaks
-  swaks (->, <-)
+  swaks (->, <-),
+  msmtp --debug (-->, <--)
 
 curl's byte counts ("{ [5 bytes data]") are left out, and so are PEM
 certificates but for one line. A password or token found in the log (AUTH
@@ -106,11 +107,12 @@ type entry struct {
 
 // logExplainer reads a log line by line and explains it.
 type logExplainer struct {
-	now     time.Time
-	entries []entry
-	conns   map[string]*logConn
-	skipped int // curl's byte counts left out
-	sum     summary
+	now      time.Time
+	entries  []entry
+	conns    map[string]*logConn
+	skipped  int  // curl's byte counts left out
+	startTLS bool // a server accepted STARTTLS (220)
+	sum      summary
 }
 
 // logConn is what is known of one connection of the log.
@@ -274,6 +276,10 @@ func (x *logExplainer) received(c *logConn, raw, text string) {
 	case 354:
 		c.pending = append([]string{"end of data"}, c.pending...)
 		c.data, c.dataLines, c.dataEntry = true, 0, len(x.entries)-1
+	case 220:
+		if cmd == "STARTTLS" {
+			x.startTLS = true
+		}
 	}
 	x.outcome(cmd, code, strings.TrimSpace(text), notes)
 }

@@ -32,6 +32,7 @@ var prefixes = []struct {
 	{"send> ", kindSent}, {"recv> ", kindReceived},
 	{"-> ", kindSent}, {"~> ", kindSent}, {"<- ", kindReceived}, {"<~ ", kindReceived},
 	{"<** ", kindReceived}, {"<~* ", kindReceived}, {"=== ", kindInfo}, {"*** ", kindInfo},
+	{"--> ", kindSent}, {"<-- ", kindReceived}, // msmtp --debug
 }
 
 var connPrefix = regexp.MustCompile(`^#(\d+) `)

@@ -113,7 +113,11 @@ func (x *logExplainer) write(w io.Writer) {
 	}
 	s := &x.sum
 	fmt.Fprintln(w, "\nSummary")
-	if s.tls == "" {
+	switch {
+	case s.tls != "":
+	case x.startTLS:
+		s.tls = "STARTTLS accepted by the server (220); the log does not show the handshake, so nothing is known of the certificate's check"
+	default:
 		s.tls = "none seen: the session was not encrypted, or the log does not show the handshake"
 	}
 	fmt.Fprintf(w, "  TLS:        %s\n", s.tls)

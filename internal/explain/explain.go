@@ -21,7 +21,8 @@ import (
 type Session struct {
 	pending      []string // verbs whose replies are due, oldest first
 	started      bool
-	tls          bool
+	tls          bool // a finished handshake was seen
+	switched     bool // the server accepted STARTTLS: what follows goes over TLS
 	authResponse bool // the next line sent answers an AUTH challenge
 	lastChunk    bool // the last BDAT sent was BDAT … LAST
 	reply        struct {
@@ -264,6 +265,7 @@ func (s *Session) replyNotes(verb string, code int, text string) []string {
 	case verb == "greeting" && code == 220:
 		notes = append(notes, "The server greets the client and is ready.")
 	case verb == "STARTTLS" && code == 220:
+		s.switched = true // what follows goes over TLS, whether or not the log shows the handshake
 		notes = append(notes, "The server agrees: the TLS handshake starts now, and every extension learnt so far must be forgotten.")
 	case verb == "AUTH" && code == 334:
 		if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text)); err == nil && text != "" && isPrintable(dec) {
@@ -323,10 +325,11 @@ func (s *Session) ehloLine(first bool, text string) []string {
 // ehloWarnings are the warnings a complete EHLO reply calls for.
 func (s *Session) ehloWarnings() []string {
 	var w []string
-	if s.ehlo.auth && s.ehlo.unsafe && !s.tls {
+	encrypted := s.tls || s.switched
+	if s.ehlo.auth && s.ehlo.unsafe && !encrypted {
 		w = append(w, "WARNING: AUTH with PLAIN or LOGIN is offered before TLS: a client that used it now would send the password readable by anyone on the path.")
 	}
-	if !s.tls && !s.ehlo.starttls {
+	if !encrypted && !s.ehlo.starttls {
 		w = append(w, "WARNING: no STARTTLS offered and the connection is not encrypted: everything, password and message, travels in clear.")
 	}
 	if !s.ehlo.pipelining {
