@@ -136,6 +136,8 @@ var (
 	reOwnTLS    = regexp.MustCompile(`^TLS \((IN|OUT)\), (.+)$`)
 	reUsing     = regexp.MustCompile(`^(?:SSL connection using (.+?) / (\S+)|New, (TLSv[\d.]+|SSLv\d), Cipher is (\S+))$`)
 	reGnuTLS    = regexp.MustCompile(`^- Description: \((TLS[\d.]+)[^)]*\)-.*-\(([^)]+)\)$`)
+	reSwaksTLS  = regexp.MustCompile(`^TLS started with cipher (TLSv[\d.]+|SSLv\d):([^:]+)`) // swaks' "=== TLS started with cipher TLSv1.3:TLS_AES_256_GCM_SHA384:256"
+	reMsmtpTLS  = regexp.MustCompile(`^\((TLS[\d.]+)\)-.*-\(([^)]+)\)$`)                     // msmtp's line under "TLS session parameters:"
 	reExpire    = regexp.MustCompile(`(?:expire date|NotAfter): ([^;]+)`)
 	reOwnPin    = regexp.MustCompile(`^public key pin (\S+) matched (?:chain certificate (\d+)|the server)`)
 	reVerifyRet = regexp.MustCompile(`^Verify return code: (\d+) \((.*)\)$`)
@@ -177,6 +179,10 @@ func (x *logExplainer) tlsNotes(c *logConn, t string) ([]string, bool) {
 	if m := reUsing.FindStringSubmatch(t); m != nil {
 		version, cipher = m[1]+m[3], m[2]+m[4]
 	} else if m := reGnuTLS.FindStringSubmatch(t); m != nil {
+		version, cipher = m[1], m[2]
+	} else if m := reSwaksTLS.FindStringSubmatch(t); m != nil {
+		version, cipher = m[1], m[2]
+	} else if m := reMsmtpTLS.FindStringSubmatch(t); m != nil {
 		version, cipher = m[1], m[2]
 	}
 	if version != "" {
