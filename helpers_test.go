@@ -250,3 +250,15 @@ func (c *countedConn) Close() error {
 	c.once.Do(func() { c.d.open.Add(-1) })
 	return c.Conn.Close()
 }
+
+// txnToData is the most common scripted transaction: alice to bob,
+// pipelined, up to the message content read by the peer.
+const txnToData = `
+C: MAIL FROM:<alice@example.com>
+C: RCPT TO:<bob@example.com>
+C: DATA
+S: 250 Ok
+S: 250 Ok
+S: 354 go
+C: <data>
+`

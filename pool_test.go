@@ -115,25 +115,11 @@ func TestPoolRecoversFromIdleDrop(t *testing.T) {
 // idle) is the retry path: the Pool sends again on a new connection.
 func TestPoolRetriesWhenReusedConnectionDiesAtMail(t *testing.T) {
 	t.Parallel()
-	srv := peer.New(peer.Script(greeting+ehlo("PIPELINING")+`
-		C: MAIL FROM:<alice@example.com>
-		C: RCPT TO:<bob@example.com>
-		C: DATA
-		S: 250 Ok
-		S: 250 Ok
-		S: 354 go
-		C: <data>
+	srv := peer.New(peer.Script(greeting+ehlo("PIPELINING")+txnToData+`
 		S: 250 2.0.0 queued as A
 		C: MAIL FROM:<alice@example.com>
 		close
-	`), peer.Script(greeting+ehlo("PIPELINING")+`
-		C: MAIL FROM:<alice@example.com>
-		C: RCPT TO:<bob@example.com>
-		C: DATA
-		S: 250 Ok
-		S: 250 Ok
-		S: 354 go
-		C: <data>
+	`), peer.Script(greeting+ehlo("PIPELINING")+txnToData+`
 		S: 250 2.0.0 queued as B
 	`))
 	defer srv.Close()
@@ -264,22 +250,8 @@ func TestPoolNeverRetriesUnknownDelivery(t *testing.T) {
 	t.Parallel()
 	// One connection: a message accepted, then the next one's reply is
 	// lost after the final dot.
-	srv := peer.New(peer.Script(greeting + ehlo("PIPELINING") + `
-		C: MAIL FROM:<alice@example.com>
-		C: RCPT TO:<bob@example.com>
-		C: DATA
-		S: 250 Ok
-		S: 250 Ok
-		S: 354 go
-		C: <data>
-		S: 250 2.0.0 queued as A
-		C: MAIL FROM:<alice@example.com>
-		C: RCPT TO:<bob@example.com>
-		C: DATA
-		S: 250 Ok
-		S: 250 Ok
-		S: 354 go
-		C: <data>
+	srv := peer.New(peer.Script(greeting + ehlo("PIPELINING") + txnToData + `
+		S: 250 2.0.0 queued as A` + txnToData + `
 		close
 	`))
 	defer srv.Close()
@@ -391,26 +363,12 @@ const eightBitMsg = "Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r
 // message, and then sends all of it; never an empty message.
 func TestPoolRetryAfterDowngrade(t *testing.T) {
 	t.Parallel()
-	first := greeting + ehlo("PIPELINING") + `
-		C: MAIL FROM:<alice@example.com>
-		C: RCPT TO:<bob@example.com>
-		C: DATA
-		S: 250 Ok
-		S: 250 Ok
-		S: 354 go
-		C: <data>
+	first := greeting + ehlo("PIPELINING") + txnToData + `
 		S: 250 2.0.0 queued as A
 		C: MAIL FROM:<alice@example.com>
 		close
 	`
-	second := greeting + ehlo("PIPELINING") + `
-		C: MAIL FROM:<alice@example.com>
-		C: RCPT TO:<bob@example.com>
-		C: DATA
-		S: 250 Ok
-		S: 250 Ok
-		S: 354 go
-		C: <data>
+	second := greeting + ehlo("PIPELINING") + txnToData + `
 		S: 250 2.0.0 queued as B
 	`
 	for _, tt := range []struct {

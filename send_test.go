@@ -538,14 +538,7 @@ func TestEveryPositiveEndOfDataIsSuccess(t *testing.T) {
 	for _, ext := range []string{"8BITMIME", "CHUNKING"} {
 		t.Run(ext, func(t *testing.T) {
 			t.Parallel()
-			script := greeting + ehlo("PIPELINING", ext) + `
-				C: MAIL FROM:<alice@example.com>
-				C: RCPT TO:<bob@example.com>
-				C: DATA
-				S: 250 Ok
-				S: 250 Ok
-				S: 354 go
-				C: <data>
+			script := greeting + ehlo("PIPELINING", ext) + txnToData + `
 				S: 251 2.1.5 User not local; will forward
 			`
 			if ext == "CHUNKING" {
