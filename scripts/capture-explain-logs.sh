@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # capture-explain-logs.sh [STATEDIR] — capture REAL verbose logs of common SMTP
-# tools (curl, openssl s_client, gnutls-cli, swaks, msmtp) run against the
-# project's test Postfix (scripts/postfix/up.sh), for `mailwire explain`.
+# tools (curl, openssl s_client, gnutls-cli, swaks, msmtp, mailwire --trace)
+# run against the project's test Postfix (scripts/postfix/up.sh), for
+# `mailwire explain`.
 #
 # Output: cmd/mailwire/testdata/captured/<tool>-<case>.txt (stdout and stderr
 # merged, exactly as the tool printed them; nothing is edited afterwards) and
@@ -57,6 +58,7 @@ CA=$MAILWIRE_POSTFIX_CA
 U=$MAILWIRE_POSTFIX_USER
 P=$MAILWIRE_POSTFIX_PASS
 REJECT=$MAILWIRE_POSTFIX_REJECT
+TEMPFAIL=$MAILWIRE_POSTFIX_TEMPFAIL
 SUB_PORT=${MAILWIRE_POSTFIX_SUBMISSION##*:}
 TLS_PORT=${MAILWIRE_POSTFIX_SMTPS##*:}
 PLAIN_PORT=${MAILWIRE_POSTFIX_PLAIN##*:}
@@ -66,12 +68,33 @@ WRONG_NAME=mail.wrong-name.test # not in the certificate
 FROM=sender@$MAILWIRE_POSTFIX_DOMAIN
 RCPT=bob@$MAILWIRE_POSTFIX_DOMAIN
 SYSCA=/etc/ssl/certs/ca-certificates.crt # system trust: lacks the test CA
+WRONG_PIN=sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+# A handshake the server aborts: the client offers only TLS 1.2 with an ECDSA
+# suite, and the server's key is RSA, so Postfix answers the ClientHello with
+# a handshake_failure alert.
+ECDSA_ONLY=ECDHE-ECDSA-AES128-GCM-SHA256
+GNUTLS_ECDSA_ONLY='NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA'
+
+# One more listener for this capture only (never in up.sh): STARTTLS required
+# and a client certificate required. Postfix finishes the TLS handshake
+# without one, then answers "421 4.7.1 ... No client certificate presented":
+# the session is encrypted, and over.
+CCERT_PORT=2588
+postconf -c "$STATEDIR/postfix-etc" -M "$HOST:$CCERT_PORT/inet=$HOST:$CCERT_PORT inet n - n - - smtpd -o syslog_name=postfix-mailwire/ccert -o smtpd_tls_security_level=encrypt -o smtpd_tls_ask_ccert=yes -o smtpd_tls_req_ccert=yes -o smtpd_sasl_auth_enable=yes"
+postfix -c "$STATEDIR/postfix-etc" reload >/dev/null 2>&1
+for _ in $(seq 50); do
+	(exec 3<>"/dev/tcp/$HOST/$CCERT_PORT") 2>/dev/null && break
+	sleep 0.1
+done
 
 # ---------------------------------------------------------------------------
 # 3. Inputs: messages, msmtp configuration, SMTP dialogues
 # ---------------------------------------------------------------------------
 rm -rf "$WORK"
 mkdir -p "$WORK"
+# mailwire itself, built from this checkout.
+(cd "$ROOT" && go build -o "$WORK/mailwire" ./cmd/mailwire)
+printf '%s\n' "$P" >"$WORK/password"
 message() { # subject
 	printf 'From: Sender <%s>\nTo: Bob <%s>\nSubject: %s\nDate: %s\nMessage-ID: <%s.%s@mailwire.test>\n\nHello from the mailwire log capture.\n' \
 		"$FROM" "$RCPT" "$1" "$(date -R)" "$1" "$$"
@@ -86,11 +109,11 @@ message "capture test" >"$WORK/msg.eml"
 
 AUTH_PLAIN=$(printf '\0%s\0%s' "$U" "$P" | base64 -w0)
 AUTH_PLAIN_BAD=$(printf '\0%s\0%s' "$U" "wrong-password" | base64 -w0)
-export AUTH_PLAIN AUTH_PLAIN_BAD FROM RCPT REJECT WORK
+export AUTH_PLAIN AUTH_PLAIN_BAD FROM RCPT REJECT TEMPFAIL WORK
 
 # dialogue KIND — the SMTP client side fed to openssl s_client / gnutls-cli
 # on stdin, with pauses so that every line meets the reply to the one before.
-# KIND: ok, badpass, reject, big (11 MiB message after DATA), bigsize (the
+# KIND: ok, badpass, reject, tempfail (a recipient refused for now), big (11 MiB message after DATA), bigsize (the
 # 11 MiB declared with SIZE= in MAIL FROM, refused there).
 dialogue() {
 	local s=0.3
@@ -114,8 +137,9 @@ dialogue() {
 	fi
 	printf 'MAIL FROM:<%s>\n' "$FROM"
 	sleep "$s"
-	if [[ $1 == reject ]]; then
-		printf 'RCPT TO:<%s>\n' "$REJECT"
+	if [[ $1 == reject || $1 == tempfail ]]; then
+		if [[ $1 == reject ]]; then local to=$REJECT; else local to=$TEMPFAIL; fi
+		printf 'RCPT TO:<%s>\n' "$to"
 		sleep "$s"
 		printf 'QUIT\n'
 		sleep "$s"
@@ -192,6 +216,13 @@ tls_starttls off
 account starttls-on-implicit-port
 port $TLS_PORT
 tls_starttls on
+
+account handshake-aborted : starttls
+tls_priorities $GNUTLS_ECDSA_ONLY
+
+account starttls-not-offered
+port $PLAIN_PORT
+tls_starttls on
 EOF
 chmod 600 "$MSMTPRC"
 
@@ -206,6 +237,7 @@ VERSION[openssl]=$(openssl version)
 VERSION[gnutls-cli]=$(gnutls-cli --version | head -n1)
 VERSION[swaks]=$(swaks --version | head -n1)
 VERSION[msmtp]=$(msmtp --version | head -n1)
+VERSION[mailwire]="built from commit $(git -C "$ROOT" rev-parse --short HEAD) with $(go version | cut -d' ' -f3)"
 
 ROWS=()
 # capture TOOL CASE EXPECT COMMAND — runs COMMAND with bash, stdout+stderr
@@ -231,9 +263,13 @@ capture curl rejected-recipient failure "$CURL --url smtp://$HOST:$SUB_PORT --ss
 capture curl too-large failure "$CURL --url smtp://$HOST:$SUB_PORT --ssl-reqd --mail-from $FROM --mail-rcpt $RCPT --upload-file $WORK/big.eml --user $U:$P --cacert $CA"
 capture curl unknown-ca failure "$CURL --url smtp://$HOST:$SUB_PORT --ssl-reqd $CURL_MSG --user $U:$P"
 capture curl wrong-name failure "$CURL --url smtp://$WRONG_NAME:$SUB_PORT --resolve $WRONG_NAME:$SUB_PORT:$HOST --ssl-reqd $CURL_MSG --user $U:$P --cacert $CA"
-capture curl pin-mismatch failure "$CURL --url smtp://$HOST:$SUB_PORT --ssl-reqd $CURL_MSG --user $U:$P --cacert $CA --pinnedpubkey sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+capture curl pin-mismatch failure "$CURL --url smtp://$HOST:$SUB_PORT --ssl-reqd $CURL_MSG --user $U:$P --cacert $CA --pinnedpubkey $WRONG_PIN"
 capture curl implicit-tls-on-starttls-port failure "$CURL --url smtps://$HOST:$SUB_PORT $CURL_MSG --user $U:$P --cacert $CA"
 capture curl starttls-on-implicit-port failure "$CURL --url smtp://$HOST:$TLS_PORT --ssl-reqd $CURL_MSG --user $U:$P --cacert $CA"
+capture curl tempfail-recipient failure "$CURL --url smtp://$HOST:$SUB_PORT --ssl-reqd --mail-from $FROM --mail-rcpt $TEMPFAIL --upload-file $WORK/msg.eml --user $U:$P --cacert $CA"
+capture curl handshake-aborted failure "$CURL --url smtp://$HOST:$SUB_PORT --ssl-reqd --tlsv1.2 --tls-max 1.2 --ciphers $ECDSA_ONLY $CURL_MSG --user $U:$P --cacert $CA"
+capture curl starttls-not-offered failure "$CURL --url smtp://$HOST:$PLAIN_PORT --ssl-reqd $CURL_MSG --user $U:$P --cacert $CA"
+capture curl client-cert-required failure "$CURL --url smtp://$HOST:$CCERT_PORT --ssl-reqd $CURL_MSG --user $U:$P --cacert $CA"
 
 # stdbuf -oL: line-buffered stdout as on a terminal, so that stdout and
 # stderr interleave as a user would see them, and a run killed by timeout
@@ -251,6 +287,17 @@ capture openssl unknown-ca failure "dialogue ok | timeout 15 $OSSL -starttls smt
 capture openssl wrong-name failure "dialogue ok | timeout 15 $OSSL -starttls smtp -connect $HOST:$SUB_PORT -CAfile $CA -verify_hostname $WRONG_NAME"
 capture openssl implicit-tls-on-starttls-port failure "dialogue ok | timeout 15 $OSSL -connect $HOST:$SUB_PORT -CAfile $CA -verify_hostname $NAME"
 capture openssl starttls-on-implicit-port failure "dialogue ok | timeout 15 $OSSL -starttls smtp -connect $HOST:$TLS_PORT -CAfile $CA -verify_hostname $NAME"
+capture openssl tempfail-recipient failure "dialogue tempfail | timeout 15 $OSSL -starttls smtp -connect $HOST:$SUB_PORT -CAfile $CA -verify_hostname $NAME"
+capture openssl handshake-aborted failure "dialogue ok | timeout 15 $OSSL -starttls smtp -connect $HOST:$SUB_PORT -CAfile $CA -verify_hostname $NAME -tls1_2 -cipher $ECDSA_ONLY"
+capture openssl client-cert-required failure "dialogue ok | timeout 15 $OSSL -starttls smtp -connect $HOST:$CCERT_PORT -CAfile $CA -verify_hostname $NAME"
+# The same success with the options a debugging session adds: -msg (every TLS
+# message in hex), -state (the handshake's states), and without -crlf (lines
+# end in LF alone, which Postfix takes from a client) and without
+# -verify_return_error (s_client goes on after a failed verification).
+capture openssl success-msg success "dialogue ok | timeout 15 $OSSL -msg -starttls smtp -connect $HOST:$SUB_PORT -CAfile $CA -verify_hostname $NAME"
+capture openssl success-state success "dialogue ok | timeout 15 $OSSL -state -starttls smtp -connect $HOST:$SUB_PORT -CAfile $CA -verify_hostname $NAME"
+capture openssl success-no-crlf success "dialogue ok | timeout 15 stdbuf -oL openssl s_client -nocommands -verify_return_error -starttls smtp -connect $HOST:$SUB_PORT -CAfile $CA -verify_hostname $NAME"
+capture openssl wrong-name-goes-on failure "dialogue ok | timeout 15 stdbuf -oL openssl s_client -crlf -nocommands -starttls smtp -connect $HOST:$SUB_PORT -CAfile $CA -verify_hostname $WRONG_NAME"
 
 # gnutls-cli: verifies the certificate (and the host name given, or
 # --verify-hostname) by default. No plaintext-only mode, no key pin option
@@ -268,6 +315,8 @@ capture gnutls-cli unknown-ca failure "dialogue ok | timeout 15 $GNUTLS --startt
 capture gnutls-cli wrong-name failure "dialogue ok | timeout 15 $GNUTLS --starttls-proto smtp -p $SUB_PORT --x509cafile $CA --verify-hostname $WRONG_NAME $HOST"
 capture gnutls-cli implicit-tls-on-starttls-port failure "dialogue ok | timeout 15 $GNUTLS -p $SUB_PORT --x509cafile $CA $HOST"
 capture gnutls-cli starttls-on-implicit-port failure "dialogue ok | timeout 15 $GNUTLS --starttls-proto smtp -p $TLS_PORT --x509cafile $CA $HOST"
+capture gnutls-cli tempfail-recipient failure "dialogue tempfail | timeout 15 $GNUTLS --starttls-proto smtp -p $SUB_PORT --x509cafile $CA $HOST"
+capture gnutls-cli handshake-aborted failure "dialogue ok | timeout 15 $GNUTLS --starttls-proto smtp -p $SUB_PORT --x509cafile $CA --priority $GNUTLS_ECDSA_ONLY $HOST"
 
 # swaks 20201014: --tls-verify checks the chain only; it has no host name
 # check (--tls-verify-host came in a later release) and no key pin, so
@@ -287,19 +336,46 @@ capture swaks too-large failure "$SWAKS --to $RCPT --port $SUB_PORT --tls $SWAKS
 capture swaks unknown-ca failure "$SWAKS --to $RCPT --port $SUB_PORT --tls $SWAKS_AUTH --tls-verify --tls-ca-path $SYSCA"
 capture swaks implicit-tls-on-starttls-port failure "$SWAKS --to $RCPT --port $SUB_PORT --tls-on-connect $SWAKS_AUTH $SWAKS_TLS"
 capture swaks starttls-on-implicit-port failure "$SWAKS --to $RCPT --port $TLS_PORT --tls $SWAKS_AUTH $SWAKS_TLS"
+capture swaks tempfail-recipient failure "$SWAKS --to $TEMPFAIL --port $SUB_PORT --tls $SWAKS_AUTH $SWAKS_TLS"
+capture swaks handshake-aborted failure "$SWAKS --to $RCPT --port $SUB_PORT --tls --tls-protocol tlsv1_2 --tls-cipher $ECDSA_ONLY $SWAKS_AUTH $SWAKS_TLS"
+capture swaks starttls-not-offered failure "$SWAKS --to $RCPT --port $PLAIN_PORT --tls $SWAKS_AUTH $SWAKS_TLS"
 
 # msmtp (--debug): every case is an account in $MSMTPRC (listed in README).
 MSMTP="timeout 15 stdbuf -oL msmtp --debug -C $MSMTPRC"
 for acct in starttls implicit-tls plain-port auth-login auth-cram-md5; do
 	capture msmtp "success-$acct" success "$MSMTP -a $acct $RCPT < $WORK/msg.eml"
 done
-for acct in wrong-password unknown-ca wrong-name pin-mismatch implicit-tls-on-starttls-port starttls-on-implicit-port; do
+for acct in wrong-password unknown-ca wrong-name pin-mismatch implicit-tls-on-starttls-port starttls-on-implicit-port handshake-aborted starttls-not-offered; do
 	capture msmtp "$acct" failure "$MSMTP -a $acct $RCPT < $WORK/msg.eml"
 done
 capture msmtp rejected-recipient failure "$MSMTP -a starttls $REJECT < $WORK/msg.eml"
+capture msmtp tempfail-recipient failure "$MSMTP -a starttls $TEMPFAIL < $WORK/msg.eml"
 # Without --debug: msmtp --debug prints every line of the message it sends
 # (an 11 MiB log); the "logfile -" line and the error message remain.
 capture msmtp too-large failure "timeout 30 stdbuf -oL msmtp -C $MSMTPRC -a starttls $RCPT < $WORK/big.eml"
+
+# mailwire send --trace (the session on stderr, the result on stdout). Its
+# certificate check is Go's crypto/tls, which has no option to offer only
+# ECDSA suites: no handshake-aborted case.
+MW="timeout 15 $WORK/mailwire send --timeout 10s --from $FROM"
+MW_AUTH="--user $U --password-file $WORK/password"
+MW_TLS="--cafile $CA --tls-server-name $NAME"
+capture mailwire success-starttls success "$MW $HOST:$SUB_PORT --to $RCPT $MW_AUTH $MW_TLS --message $WORK/msg.eml --trace"
+capture mailwire success-implicit-tls success "$MW $HOST:$TLS_PORT --security implicit --to $RCPT $MW_AUTH $MW_TLS --message $WORK/msg.eml --trace"
+capture mailwire success-plain-port success "$MW $HOST:$PLAIN_PORT --security plain --allow-insecure-auth --to $RCPT $MW_AUTH --message $WORK/msg.eml --trace"
+capture mailwire success-explain success "$MW $HOST:$SUB_PORT --to $RCPT $MW_AUTH $MW_TLS --message $WORK/msg.eml --explain"
+capture mailwire wrong-password failure "WRONG=wrong-password $MW $HOST:$SUB_PORT --to $RCPT --user $U --password-env WRONG $MW_TLS --message $WORK/msg.eml --trace"
+capture mailwire rejected-recipient failure "$MW $HOST:$SUB_PORT --to $REJECT $MW_AUTH $MW_TLS --message $WORK/msg.eml --trace"
+capture mailwire tempfail-recipient failure "$MW $HOST:$SUB_PORT --to $TEMPFAIL $MW_AUTH $MW_TLS --message $WORK/msg.eml --trace"
+capture mailwire partly-refused failure "$MW $HOST:$SUB_PORT --to $RCPT --to $REJECT $MW_AUTH $MW_TLS --message $WORK/msg.eml --trace"
+capture mailwire too-large failure "$MW $HOST:$SUB_PORT --to $RCPT $MW_AUTH $MW_TLS --message $WORK/big.eml --trace"
+capture mailwire unknown-ca failure "$MW $HOST:$SUB_PORT --to $RCPT $MW_AUTH --tls-server-name $NAME --message $WORK/msg.eml --trace"
+capture mailwire wrong-name failure "$MW $HOST:$SUB_PORT --to $RCPT $MW_AUTH --cafile $CA --tls-server-name $WRONG_NAME --message $WORK/msg.eml --trace"
+capture mailwire pin-mismatch failure "$MW $HOST:$SUB_PORT --to $RCPT $MW_AUTH $MW_TLS --pin $WRONG_PIN --message $WORK/msg.eml --trace"
+capture mailwire implicit-tls-on-starttls-port failure "$MW $HOST:$SUB_PORT --security implicit --to $RCPT $MW_AUTH $MW_TLS --message $WORK/msg.eml --trace"
+capture mailwire starttls-on-implicit-port failure "$MW $HOST:$TLS_PORT --security starttls --to $RCPT $MW_AUTH $MW_TLS --message $WORK/msg.eml --trace"
+capture mailwire starttls-not-offered failure "$MW $HOST:$PLAIN_PORT --to $RCPT $MW_AUTH $MW_TLS --message $WORK/msg.eml --trace"
+capture mailwire client-cert-required failure "$MW $HOST:$CCERT_PORT --to $RCPT $MW_AUTH $MW_TLS --message $WORK/msg.eml --trace"
 
 # ---------------------------------------------------------------------------
 # 5. README
@@ -312,7 +388,8 @@ Generated by \`scripts/capture-explain-logs.sh\` on $(date -u +%Y-%m-%d) — do
 not edit; rerun the script (as root) to capture them again. Every file is the
 merged stdout and stderr of one real run against the test Postfix of
 \`scripts/postfix/up.sh\` (Postfix $(postconf -c "$STATEDIR/postfix-etc" -h mail_version 2>/dev/null || echo '?'), 127.0.0.1: $SUB_PORT STARTTLS, $TLS_PORT implicit
-TLS, $PLAIN_PORT plain), exactly as the tool printed it. The password
+TLS, $PLAIN_PORT plain; $CCERT_PORT, added for this capture only: STARTTLS
+and a client certificate required), exactly as the tool printed it. The password
 \`$P\` of user \`$U\` is the test server's throwaway credential.
 "expect" is what the case is about; "exit" is the tool's exit code (124:
 killed by \`timeout\`).
@@ -320,7 +397,7 @@ killed by \`timeout\`).
 ## Tool versions
 
 EOF
-	for t in curl openssl gnutls-cli swaks msmtp; do
+	for t in curl openssl gnutls-cli swaks msmtp mailwire; do
 		printf -- '- %s: %s\n' "$t" "\`${VERSION[$t]}\`"
 	done
 	cat <<EOF

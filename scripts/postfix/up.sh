@@ -361,6 +361,7 @@ EOF
 # texthash: read directly, no postmap/.db needed.
 write_config "$PF_ETC/recipient_access" PF_CHANGED <<'EOF'
 reject@mailwire.test	550 5.1.1 User unknown
+tempfail@mailwire.test	450 4.2.1 Mailbox busy, try again later
 EOF
 
 write_config "$PF_ETC/main.cf" PF_CHANGED <<EOF
@@ -432,7 +433,8 @@ in_flow_delay = 0s
 # relay-maildir/); unauthenticated clients only to mailwire.test, anything
 # else gets "554 5.7.1 Relay access denied". Holds on all three ports.
 smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
-# Then, for everybody: reject@mailwire.test -> 550 5.1.1 at RCPT TO.
+# Then, for everybody: reject@mailwire.test -> 550 5.1.1 and tempfail@mailwire.test
+# -> 450 4.2.1 at RCPT TO.
 smtpd_recipient_restrictions = check_recipient_access texthash:$PF_ETC/recipient_access
 
 # --- SASL via Dovecot ------------------------------------------------------------
@@ -663,6 +665,7 @@ MAILWIRE_POSTFIX_RELAY_MAILDIR=$RELAY_MAILDIR
 MAILWIRE_POSTFIX_DOMAIN=$DOMAIN
 MAILWIRE_POSTFIX_HOSTNAME=$MYHOSTNAME
 MAILWIRE_POSTFIX_REJECT=reject@$DOMAIN
+MAILWIRE_POSTFIX_TEMPFAIL=tempfail@$DOMAIN
 MAILWIRE_POSTFIX_SIZE_LIMIT=$SIZE_LIMIT
 MAILWIRE_POSTFIX_USER=$SASL_USER
 MAILWIRE_POSTFIX_PASS=$SASL_PASS
