@@ -121,9 +121,16 @@ func (s *Session) TLS(state tls.ConnectionState, now time.Time) []string {
 	s.tls = true
 	notes := []string{fmt.Sprintf("The connection is encrypted with %s, cipher suite %s; from here on nobody on the path can read or change it.",
 		tls.VersionName(state.Version), tls.CipherSuiteName(state.CipherSuite))}
+	if state.Version < tls.VersionTLS12 {
+		notes = append(notes, fmt.Sprintf("WARNING: %s is deprecated (RFC 8996) and weak: the server should offer TLS 1.2 or 1.3, and a current client refuses less.", tls.VersionName(state.Version)))
+	}
 	if len(state.PeerCertificates) > 0 {
 		cert := state.PeerCertificates[0]
-		if left := cert.NotAfter.Sub(now); left < 30*24*time.Hour {
+		switch left := cert.NotAfter.Sub(now); {
+		case left < 0:
+			notes = append(notes, fmt.Sprintf("WARNING: the server's certificate expired on %s, %d days before the time of this explanation: a client that checks certificates refuses it.",
+				cert.NotAfter.UTC().Format("2006-01-02"), int(-left.Hours()/24)))
+		case left < 30*24*time.Hour:
 			notes = append(notes, fmt.Sprintf("WARNING: the server's certificate expires on %s, in %d days: it must be renewed soon.",
 				cert.NotAfter.UTC().Format("2006-01-02"), int(left.Hours()/24)))
 		}
@@ -187,7 +194,7 @@ func commandNotes(verb, arg string) []string {
 		return []string{"The client asks to switch this connection to TLS (RFC 3207)."}
 	case "AUTH":
 		mech, _, _ := strings.Cut(arg, " ")
-		return []string{authWords(strings.ToUpper(mech))}
+		return strings.Split(authWords(strings.ToUpper(mech)), "\n")
 	case "MAIL FROM":
 		return []string{mailWords(arg)}
 	case "RCPT TO":
@@ -220,9 +227,9 @@ func authWords(mech string) string {
 	case "LOGIN":
 		return "Authenticates with LOGIN: user name and password, each in base64, in answer to the server's prompts. Base64 is not encryption: only over TLS."
 	case "CRAM-MD5":
-		return "Authenticates with CRAM-MD5: proves the password with a keyed hash (HMAC-MD5) of the server's challenge, without sending it. WARNING: weak: the server must store a password equivalent, and anyone who captured the exchange can try passwords against it offline; prefer SCRAM, or PLAIN over TLS."
+		return "Authenticates with CRAM-MD5: proves the password with a keyed hash (HMAC-MD5) of the server's challenge, without sending it.\nWARNING: CRAM-MD5 is weak: the server must store a password equivalent, and anyone who captured the exchange can try passwords against it offline; prefer SCRAM, or PLAIN over TLS."
 	case "DIGEST-MD5":
-		return "Authenticates with DIGEST-MD5. WARNING: obsolete (RFC 6331): weak, and the server must store the password in a reversible form; prefer SCRAM, or PLAIN over TLS."
+		return "Authenticates with DIGEST-MD5.\nWARNING: DIGEST-MD5 is obsolete (RFC 6331): weak, and the server must store the password in a reversible form; prefer SCRAM, or PLAIN over TLS."
 	case "SCRAM-SHA-256", "SCRAM-SHA-1":
 		return "Authenticates with " + mech + ": both sides prove they know the password without sending it (RFC 5802)."
 	case "XOAUTH2", "OAUTHBEARER":

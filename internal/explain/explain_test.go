@@ -2,8 +2,12 @@ package explain
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -64,8 +68,44 @@ func TestExtensionsAndWeakMechanisms(t *testing.T) {
 	if strings.Contains(notes, "PIPECONNECT: an extension this explainer does not know") {
 		t.Error("PIPECONNECT called unknown")
 	}
-	auth := strings.Join(s.Sent("AUTH CRAM-MD5"), "\n")
-	if !strings.Contains(auth, "WARNING: weak") || !strings.Contains(auth, "offline") {
-		t.Errorf("CRAM-MD5 without its warning: %s", auth)
+	// Every extension a server of the last decade advertises is known.
+	for _, kw := range []string{"PIPECONNECT", "LIMITS RCPTMAX=10", "REQUIRETLS", "MT-PRIORITY", "DELIVERBY 240", "FUTURERELEASE 604800 2012-10-16T12:00:00Z",
+		"XCLIENT NAME ADDR", "XFORWARD NAME ADDR", "ETRN", "VRFY", "AUTH=LOGIN PLAIN", "BURL imap", "CHUNKING", "BINARYMIME", "ATRN", "SMTPUTF8", "DSN", "8BITMIME", "SIZE 100"} {
+		keyword, params, _ := strings.Cut(kw, " ")
+		if w := extensionWords(keyword, params); strings.Contains(w, "does not know") {
+			t.Errorf("%s: %s", kw, w)
+		}
+	}
+}
+
+// Weak choices are warned about where they appear: an old TLS version, a
+// certificate expired or close to it, and the weak login mechanisms.
+func TestWeakChoicesWarned(t *testing.T) {
+	now := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	cert := func(notAfter time.Time) []*x509.Certificate { return []*x509.Certificate{{NotAfter: notAfter}} }
+	tests := []struct {
+		name  string
+		notes []string
+		want  string
+	}{
+		{"TLS 1.0", new(Session).TLS(tls.ConnectionState{Version: tls.VersionTLS10, PeerCertificates: cert(now.AddDate(1, 0, 0))}, now), "WARNING: TLS 1.0 is deprecated (RFC 8996)"},
+		{"TLS 1.1", new(Session).TLS(tls.ConnectionState{Version: tls.VersionTLS11}, now), "WARNING: TLS 1.1 is deprecated (RFC 8996)"},
+		{"expired", new(Session).TLS(tls.ConnectionState{Version: tls.VersionTLS13, PeerCertificates: cert(now.AddDate(0, 0, -3))}, now), "WARNING: the server's certificate expired on 2026-12-01, 3 days before"},
+		{"expiring", new(Session).TLS(tls.ConnectionState{Version: tls.VersionTLS13, PeerCertificates: cert(now.AddDate(0, 0, 10))}, now), "WARNING: the server's certificate expires on 2026-12-14, in 10 days"},
+		{"CRAM-MD5", new(Session).Sent("AUTH CRAM-MD5"), "WARNING: CRAM-MD5 is weak: the server must store a password equivalent"},
+		{"DIGEST-MD5", new(Session).Sent("AUTH DIGEST-MD5"), "WARNING: DIGEST-MD5 is obsolete (RFC 6331)"},
+	}
+	for _, tt := range tests {
+		if !slices.ContainsFunc(tt.notes, func(n string) bool { return strings.HasPrefix(n, tt.want) }) {
+			t.Errorf("%s: no note starts with %q: %q", tt.name, tt.want, tt.notes)
+		}
+	}
+	// TLS 1.2 and 1.3, a certificate good for a year: no warning.
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		for _, n := range new(Session).TLS(tls.ConnectionState{Version: v, PeerCertificates: cert(now.AddDate(1, 0, 0))}, now) {
+			if strings.HasPrefix(n, "WARNING") && !strings.Contains(n, "not verified") {
+				t.Errorf("%s: %q", tls.VersionName(v), n)
+			}
+		}
 	}
 }
