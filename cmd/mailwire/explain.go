@@ -22,8 +22,12 @@ var explainHelp = help{
 commands, replies and their codes in words, the largest message and
 attachment from SIZE, the TLS version, cipher and certificate, and warnings
 (AUTH before TLS, a password readable in the log, a certificate about to
-expire, no PIPELINING). A summary ends it: TLS, login, recipients, the
-queue id, what failed.
+expire, no PIPELINING). A summary ends it: for each phase (connection,
+TLS, certificate, key pin, login, envelope, content, end of data) whether
+the log shows it attempted, completed or failed, with the number and text
+of the line that shows it, and only that: TLS is done when the server
+answers over it, a message is taken when the server says so. A session cut
+short says where, with the client's last word.
 
 It reads, from FILE or standard input:
   curl -v                  "> " sent, "< " received, "* " curl's own lines
@@ -107,29 +111,45 @@ type entry struct {
 
 // logExplainer reads a log line by line and explains it.
 type logExplainer struct {
-	now      time.Time
-	entries  []entry
-	conns    map[string]*logConn
-	skipped  int  // curl's byte counts left out
-	startTLS bool // a server accepted STARTTLS (220)
-	sum      summary
+	now     time.Time
+	entries []entry
+	conns   map[string]*logConn
+	skipped int // curl's byte counts left out
+	sum     summary
+
+	lineNo     int      // the number of the line being read, from 1
+	lines      []string // every line read, as shown (a password redacted)
+	phases     [phaseCount]phaseRecord
+	reason     int  // the line a tool gave up with, 0 if none
+	quitForTLS bool // the client quit because STARTTLS was not offered
 }
 
 // logConn is what is known of one connection of the log.
 type logConn struct {
-	sess      explain.Session
-	pending   []string // the commands whose replies are due, oldest first
-	greeted   bool     // a reply or command was seen: the greeting is past
-	data      bool     // the lines sent now are the message content
-	dataLines int
-	dataEntry int // the 354's entry
-	authMech  string
-	authStep  int  // answers given to 334 challenges
-	authNext  bool // the next line sent answers a 334
-	challenge string
-	tls       *tlsFacts // a handshake whose details are still being read
-	pem       int       // index of an open PEM block's entry, -1 if none
-	pemLines  int
+	sess          explain.Session
+	pending       []string // the commands whose replies are due, oldest first
+	greeted       bool     // a reply or command was seen: the greeting is past
+	data          bool     // the lines sent now are the message content
+	dataLines     int
+	dataEntry     int // the 354's entry
+	authMech      string
+	authStep      int  // answers given to 334 challenges
+	authNext      bool // the next line sent answers a 334
+	challenge     string
+	tls           *tlsFacts // a handshake whose details are still being read
+	pem           int       // index of an open PEM block's entry, -1 if none
+	pemLines      int
+	inReply       bool // a multiline reply is being read
+	greetingInLog bool // the log shows the session from the server's greeting
+	openssl       bool // the log is openssl s_client's
+	handshake     *handshakeNotes
+	greetingRead  bool // s_client read the greeting itself (-starttls smtp)
+
+	tlsPending      bool   // a handshake began: the next reply proves it done
+	tlsDesc         string // "TLS 1.3, TLS_AES_128_GCM_SHA256"
+	certCheckedBy   string // the tool checks the certificate in the handshake (msmtp's tls_certcheck)
+	noPeerCert      bool   // openssl kept no certificate of the server
+	verifyFailEntry int    // openssl's failed "Verify return code", -1 if none
 }
 
 func newLogExplainer(now time.Time) *logExplainer {
@@ -139,7 +159,7 @@ func newLogExplainer(now time.Time) *logExplainer {
 func (x *logExplainer) conn(id string) *logConn {
 	c := x.conns[id]
 	if c == nil {
-		c = &logConn{pem: -1}
+		c = &logConn{pem: -1, verifyFailEntry: -1}
 		x.conns[id] = c
 	}
 	return c
@@ -148,6 +168,9 @@ func (x *logExplainer) conn(id string) *logConn {
 // add appends an output line and gathers its warnings for the summary.
 func (x *logExplainer) add(line string, notes []string) {
 	x.entries = append(x.entries, entry{line, notes})
+	if x.lineNo > 0 {
+		x.lines[x.lineNo-1] = line
+	}
 	x.noteWarnings(notes)
 }
 
@@ -162,6 +185,8 @@ func (x *logExplainer) noteWarnings(notes []string) {
 // line explains one line of the log.
 func (x *logExplainer) line(raw string) {
 	raw = strings.TrimRight(raw, "\r\n")
+	x.lineNo++
+	x.lines = append(x.lines, raw)
 	id, rest := splitConnPrefix(raw)
 	if strings.HasPrefix(rest, "  # ") { // a note of smtplog.Explain: redone here
 		return
@@ -181,7 +206,8 @@ func (x *logExplainer) line(raw string) {
 	case kindReceived:
 		x.received(c, raw, text)
 	default:
-		x.add(raw, x.infoNotes(c, text))
+		x.phaseEvents(c, text, strings.TrimSpace(rest))
+		x.add(raw, append(x.infoNotes(c, text), x.failedHere()...))
 	}
 }
 
@@ -215,10 +241,14 @@ func (x *logExplainer) sent(c *logConn, raw, text string) {
 	}
 	c.pending = append(c.pending, text)
 	verb, arg, _ := strings.Cut(text, " ")
+	x.commandPhase(strings.ToUpper(verb))
 	if strings.EqualFold(verb, "AUTH") {
 		mech, ir, _ := strings.Cut(strings.TrimSpace(arg), " ")
 		c.authMech, c.authStep = strings.ToUpper(mech), 0
 		x.sum.login = c.authMech
+		if c.greetingInLog && x.state(phTLS) != completed {
+			notes = append(notes, authBeforeTLS(c.authMech))
+		}
 		if ir != "" {
 			shown, secret, user := authAnswer(c.authMech, "", 1, ir)
 			x.loginUser(user)
@@ -235,6 +265,7 @@ func (x *logExplainer) sent(c *logConn, raw, text string) {
 func (x *logExplainer) content(c *logConn, raw, text string) {
 	if text == "." {
 		c.data = false
+		x.complete(phContent, fmt.Sprintf("the client sent the message (%d lines) and the dot that ends it", c.dataLines))
 		x.add(raw, []string{fmt.Sprintf("A line with a single dot ends the message (%d lines of content above); the server answers next.", c.dataLines)})
 		return
 	}
@@ -255,17 +286,53 @@ func (x *logExplainer) received(c *logConn, raw, text string) {
 		return
 	}
 	x.flushTLS(c)
-	c.data, c.greeted = false, true
-	notes := c.sess.Received(text)
-	x.add(raw, notes)
-	if len(text) > 3 && text[3] == '-' {
+	code, _ := strconv.Atoi(text[:3])
+	if c.openssl && !c.greeted && c.tlsPending && code == 250 && len(text) > 3 && text[3] == ' ' {
+		// s_client -starttls smtp read the greeting and the EHLO reply
+		// itself, in plaintext; it prints that reply's last line after the
+		// handshake. It proves nothing of TLS.
+		x.add(raw, []string{"openssl s_client prints here the last line of the EHLO reply it read before STARTTLS: it came in plaintext, before the handshake, and says nothing of TLS."})
+		c.greetingRead = true
 		return
 	}
-	code, _ := strconv.Atoi(text[:3])
+	x.sum.replies++
+	x.complete(phConnection, "the server answered")
+	if c.tlsPending {
+		x.tlsProven(c)
+	}
+	var lead []string
+	wasGreeted := c.greeted
+	if !c.greeted && !c.greetingRead && (code == 220 || code == 421 || code == 554) {
+		c.greetingInLog = true
+	}
+	if !c.greeted && (c.greetingRead || code != 220 && code != 421 && code != 554) {
+		c.sess.Received("220 (greeting not in the log)")
+		wasGreeted = true
+		lead = append(lead, "The log starts after the server's greeting (openssl s_client and gnutls-cli with STARTTLS read it, and the first EHLO, themselves).")
+	}
+	c.data, c.greeted = false, true
+	if !c.inReply && len(c.pending) == 0 {
+		if guess := guessCommand(code, text); guess != "" {
+			c.sess.Sent(guess) // its notes are for a line the log does not have
+			c.pending = append(c.pending, guess)
+			verb, _, _ := strings.Cut(guess, " ")
+			x.commandPhase(strings.ToUpper(verb))
+			lead = append(lead, fmt.Sprintf("The log does not show the command this answers (the tool does not print what is typed); by its code, it answers %s.", verb))
+		}
+	}
+	notes := append(lead, c.sess.Received(text)...)
+	x.add(raw, notes)
+	c.inReply = len(text) > 3 && text[3] == '-'
+	if c.inReply {
+		return
+	}
 	cmd := "greeting"
-	if len(c.pending) > 0 {
+	switch {
+	case len(c.pending) > 0:
 		cmd = c.pending[0]
 		c.pending = c.pending[1:]
+	case wasGreeted:
+		cmd = "a command the log does not show"
 	}
 	switch code {
 	case 334:
@@ -277,8 +344,8 @@ func (x *logExplainer) received(c *logConn, raw, text string) {
 		c.pending = append([]string{"end of data"}, c.pending...)
 		c.data, c.dataLines, c.dataEntry = true, 0, len(x.entries)-1
 	case 220:
-		if cmd == "STARTTLS" {
-			x.startTLS = true
+		if strings.EqualFold(cmd, "STARTTLS") {
+			x.tlsBegun(c, "the server agreed to STARTTLS (220)")
 		}
 	}
 	x.outcome(cmd, code, strings.TrimSpace(text), notes)
@@ -287,26 +354,22 @@ func (x *logExplainer) received(c *logConn, raw, text string) {
 // outcome files a final reply to cmd in the summary.
 func (x *logExplainer) outcome(cmd string, code int, reply string, notes []string) {
 	verb := strings.ToUpper(cmd)
+	x.replyPhase(verb, code, reply)
 	switch {
 	case strings.HasPrefix(verb, "RCPT") && code < 400:
 		x.sum.accepted++
 	case strings.HasPrefix(verb, "RCPT"):
 		x.sum.refused = append(x.sum.refused, fmt.Sprintf("%s: %s", addrOf(cmd), reply))
-	case strings.HasPrefix(verb, "AUTH") && code == 235:
-		x.sum.login += ": accepted"
-	case code == 250 && (cmd == "end of data" || strings.HasPrefix(verb, "BDAT") && strings.HasSuffix(verb, " LAST")):
-		x.sum.queued = reply
 	}
 	if code >= 400 && !strings.HasPrefix(verb, "RCPT") { // refused recipients are listed apart
 		why := reply
 		if len(notes) > 1 {
 			why += " (" + strings.TrimSuffix(notes[1], ".") + ")"
 		}
-		if strings.HasPrefix(verb, "AUTH") {
+		if strings.HasPrefix(verb, "AUTH") && x.sum.login != "" {
 			cmd = "AUTH " + x.sum.login
-			x.sum.login += ": refused"
 		}
-		x.sum.failures = append(x.sum.failures, fmt.Sprintf("%s: %s", cmd, why))
+		x.sum.failures = append(x.sum.failures, failure{fmt.Sprintf("%s: %s", cmd, why), x.lineNo})
 	}
 }
 
@@ -351,6 +414,15 @@ func authAnswer(mech, challenge string, step int, text string) (shown string, no
 	return text, nil, ""
 }
 
+// authBeforeTLS warns of a login on a connection the log shows unencrypted.
+func authBeforeTLS(mech string) string {
+	switch mech {
+	case "PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER":
+		return "WARNING: AUTH before TLS: the password (or token) crosses the network readable by anyone on the path."
+	}
+	return "WARNING: AUTH before TLS: the password itself is not sent, but anyone on the path can capture the exchange and try passwords against it offline, and read or change everything after it."
+}
+
 // addrOf is the address of a RCPT TO command.
 func addrOf(cmd string) string {
 	if i := strings.IndexByte(cmd, '<'); i >= 0 {
@@ -364,6 +436,7 @@ func addrOf(cmd string) string {
 func (x *logExplainer) finish() {
 	for _, c := range x.conns {
 		x.flushTLS(c)
+		x.noteHandshake(c, false)
 	}
 }
 

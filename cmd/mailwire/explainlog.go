@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,8 +88,9 @@ var smtpVerbs = map[string]bool{"HELO": true, "EHLO": true, "LHLO": true, "MAIL"
 	"STARTTLS": true, "AUTH": true, "ETRN": true, "ATRN": true, "TURN": true}
 
 func isCommand(s string) bool {
-	verb, _, _ := strings.Cut(s, " ")
-	return smtpVerbs[strings.ToUpper(verb)]
+	verb, arg, _ := strings.Cut(s, " ")
+	// "auth = PLAIN" is msmtp's account setting, not a command.
+	return smtpVerbs[strings.ToUpper(verb)] && !strings.HasPrefix(arg, "=")
 }
 
 // pemBlock folds a PEM certificate (openssl s_client prints them) into one
@@ -164,12 +166,18 @@ var tlsMessages = map[string]string{
 func (x *logExplainer) tlsNotes(c *logConn, t string) ([]string, bool) {
 	if m := reCurlTLS.FindStringSubmatch(t); m != nil {
 		name := tlsMessages[m[2]]
+		if m[1] == "OUT" && name == "ClientHello" {
+			x.tlsBegun(c, "the client's ClientHello")
+		}
 		if n, ok := strings.CutPrefix(name, "="); ok {
 			return []string{n}, true
 		}
 		return explain.TLSMessage(name, m[1] == "OUT"), true
 	}
 	if m := reOwnTLS.FindStringSubmatch(t); m != nil {
+		if m[1] == "OUT" && m[2] == "ClientHello (1)" || m[2] == "ClientHello" {
+			x.tlsBegun(c, "the client's ClientHello")
+		}
 		if n, ok := strings.CutPrefix(tlsMessages[m[2]], "="); ok {
 			return []string{n}, true
 		}
@@ -186,6 +194,7 @@ func (x *logExplainer) tlsNotes(c *logConn, t string) ([]string, bool) {
 		version, cipher = m[1], m[2]
 	}
 	if version != "" {
+		x.tlsBegun(c, "the TLS handshake")
 		f := c.facts()
 		f.entry, f.version, f.cipherName = len(x.entries), parseTLSVersion(version), cipher
 		f.cipher = cipherID(cipher)
@@ -214,12 +223,22 @@ func (x *logExplainer) infoNotes(c *logConn, t string) []string {
 		return nil
 	}
 	if m := reVerifyRet.FindStringSubmatch(t); m != nil {
+		if m[1] == "0" && c.noPeerCert {
+			return []string{"openssl says 0 (ok), but it kept no certificate of the server: nothing was verified."}
+		}
 		if m[1] == "0" {
 			c.facts().verified = 1
+			x.complete(phCertificate, "verified: openssl's verify return code is 0 (ok)")
 			return []string{"openssl verified the certificate chain."}
 		}
 		c.facts().verified = -1
-		return []string{fmt.Sprintf("WARNING: openssl could not verify the certificate chain (%s); s_client goes on anyway, a mail client would stop here.", m[2])}
+		x.fail(phCertificate, "NOT verified: "+m[2])
+		c.verifyFailEntry = len(x.entries)
+		return []string{fmt.Sprintf("WARNING: openssl could not verify the certificate (%s). A mail client stops here; so does s_client with -verify_return_error.", m[2])}
+	}
+	if t == "no peer certificate available" {
+		c.noPeerCert = true
+		return []string{"openssl kept no certificate of the server: the handshake failed before one was accepted, or none came."}
 	}
 	switch {
 	case strings.HasPrefix(t, "SSL certificate verify ok"), strings.HasPrefix(t, "- Status: The certificate is trusted"):
@@ -233,9 +252,6 @@ func (x *logExplainer) infoNotes(c *logConn, t string) []string {
 		return nil
 	case strings.HasPrefix(t, "SSL: public key does not match pinned public key"), strings.HasPrefix(t, "Pin check failed"):
 		c.facts().pinFailed = true
-		// The hash line came first: a summary already judged must not
-		// keep saying the key was pinned.
-		x.sum.tls = strings.Replace(x.sum.tls, ", key pinned", pinMismatch, 1)
 		return c.sess.Pin(false, 0, nil)
 	}
 	return toolNotes(t)
@@ -262,6 +278,7 @@ func (x *logExplainer) flushTLS(c *logConn) {
 	if f.version == 0 {
 		return
 	}
+	c.tlsDesc = fmt.Sprintf("%s, %s", tls.VersionName(f.version), f.cipherName)
 	cert := &x509.Certificate{NotAfter: f.notAfter}
 	st := tls.ConnectionState{Version: f.version, CipherSuite: f.cipher}
 	if !f.notAfter.IsZero() {
@@ -275,30 +292,57 @@ func (x *logExplainer) flushTLS(c *logConn) {
 		if f.cipher == 0 {
 			n = strings.Replace(n, tls.CipherSuiteName(0), f.cipherName, 1)
 		}
-		if f.verified == 0 && strings.Contains(n, "chain was") {
+		switch {
+		case f.verified == 0 && strings.Contains(n, "chain was"):
 			n = "The log does not say whether the certificate was verified."
+		case f.verified < 0 && strings.Contains(n, "chain was"):
+			continue // the failed check has its own warning, above
 		}
 		notes = append(notes, n)
 	}
-	x.entries[f.entry].notes = append(x.entries[f.entry].notes, notes...)
-	x.noteWarnings(notes)
-	x.sum.tls = fmt.Sprintf("%s, %s", tls.VersionName(f.version), f.cipherName)
-	switch f.verified {
-	case 1:
-		x.sum.tls += ", certificate verified"
-	case -1:
-		x.sum.tls += ", certificate NOT verified"
-	}
-	switch {
-	case f.pinFailed:
-		x.sum.tls += pinMismatch
-	case f.pinEntry >= 0:
-		x.sum.tls += ", key pinned"
+	c.handshake = &handshakeNotes{f.entry, notes}
+	switch x.state(phTLS) {
+	case completed:
+		x.noteHandshake(c, true)
+	case failed:
+		x.noteHandshake(c, false)
 	}
 }
 
-// pinMismatch is the summary's word for a key that did not match the pin.
-const pinMismatch = ", key pin MISMATCH: the connection was refused"
+// handshakeNotes are the notes of a handshake's line, held until a server
+// reply proves the handshake done or the log ends.
+type handshakeNotes struct {
+	entry int
+	notes []string
+}
+
+// noteHandshake writes a handshake's notes under its line: as they are
+// when the server answered over TLS; else saying what the log leaves open.
+// A server may still abort a TLS 1.3 handshake the client thinks done.
+func (x *logExplainer) noteHandshake(c *logConn, proven bool) {
+	h := c.handshake
+	if h == nil {
+		return
+	}
+	c.handshake = nil
+	notes := h.notes
+	switch {
+	case !proven && x.state(phTLS) == failed:
+		notes = []string{fmt.Sprintf("The tool prints the version and cipher it had agreed on (%s), but the handshake failed (line %d): nothing went over it.", c.tlsDesc, x.phases[phTLS].line)}
+	case !proven:
+		notes = slices.Clone(notes)
+		for i, n := range notes {
+			if strings.HasSuffix(n, nobodyOnThePath) {
+				notes[i] = strings.TrimSuffix(n, nobodyOnThePath) + ": done on the client's side; the log shows no answer of the server over it, which alone proves the session encrypted."
+			}
+		}
+	}
+	x.entries[h.entry].notes = append(x.entries[h.entry].notes, notes...)
+	x.noteWarnings(notes)
+}
+
+// nobodyOnThePath ends the note of a finished handshake.
+const nobodyOnThePath = "; from here on nobody on the path can read or change it."
 
 func parseTLSVersion(s string) uint16 {
 	s = strings.NewReplacer("v", "", "V", "", " ", "").Replace(s)

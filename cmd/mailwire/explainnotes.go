@@ -33,6 +33,7 @@ var toolLines = []struct {
 	{re(`^RCPT failed: (\d+)$`), say("curl gives up on the message: a recipient was refused (%s). curl stops at the first refused recipient unless --mail-rcpt-allowfails (curl 7.69 and later) is given, and always when none is left.")},
 	{re(`^curl: \((\d+)\) (.*)$`), curlError},
 	{re(`^CONNECTED\(`), say("openssl s_client has a TCP connection.")},
+	{re(`error:[0-9A-F]{8}:SSL routines:[^:]*:(.+?)(?::\.\./|$)`), say("OpenSSL's reason for the failed handshake: %s.")},
 	{re(`^RENEGOTIATING`), say("openssl s_client renegotiates TLS when a typed line starts with R (as RCPT does): run it with -quiet or -ign_eof, or type rcpt in lower case. mailwire shell has no such trap.")},
 	{re(`^- Handshake was completed`), say("gnutls-cli finished the TLS handshake.")},
 	{re(`^- Peer has closed the GNUTLS connection`), say("The server closed the TLS connection.")},
@@ -93,14 +94,21 @@ func curlError(m []string) []string {
 	return []string{fmt.Sprintf("curl gave up with error %s: %s.", m[1], m[2])}
 }
 
-// summary is what the end of the output says.
+// summary is what the end of the output says, besides the phases.
 type summary struct {
-	tls                string
-	login              string
-	accepted           int
-	refused            []string
-	queued             string
-	failures, warnings []string
+	login    string // "PLAIN as \"alice\""
+	accepted int
+	refused  []string
+	failures []failure
+	warnings []string
+	replies  int // server replies read
+}
+
+// failure is a refused command outside the phases (a 421 to EHLO) or
+// within them, and the line of the refusal.
+type failure struct {
+	text string
+	line int
 }
 
 // write prints the lines, their notes and the summary.
@@ -111,37 +119,5 @@ func (x *logExplainer) write(w io.Writer) {
 			fmt.Fprintf(w, "  # %s\n", n)
 		}
 	}
-	s := &x.sum
-	fmt.Fprintln(w, "\nSummary")
-	switch {
-	case s.tls != "":
-	case x.startTLS:
-		s.tls = "STARTTLS accepted by the server (220); the log does not show the handshake, so nothing is known of the certificate's check"
-	default:
-		s.tls = "none seen: the session was not encrypted, or the log does not show the handshake"
-	}
-	fmt.Fprintf(w, "  TLS:        %s\n", s.tls)
-	if s.login != "" {
-		fmt.Fprintf(w, "  Login:      %s\n", s.login)
-	}
-	if s.accepted+len(s.refused) > 0 {
-		fmt.Fprintf(w, "  Recipients: %d accepted, %d refused\n", s.accepted, len(s.refused))
-		for _, r := range s.refused {
-			fmt.Fprintf(w, "              refused %s\n", r)
-		}
-	}
-	if s.queued != "" {
-		fmt.Fprintf(w, "  Message:    accepted: %s\n", s.queued)
-	} else {
-		fmt.Fprintln(w, "  Message:    not accepted by the server in this log")
-	}
-	for _, f := range s.failures {
-		fmt.Fprintf(w, "  Failed:     %s\n", f)
-	}
-	for _, n := range s.warnings {
-		fmt.Fprintf(w, "  %s\n", n)
-	}
-	if x.skipped > 0 {
-		fmt.Fprintf(w, "  (%d lines of curl's byte counts, such as \"{ [5 bytes data]\", left out)\n", x.skipped)
-	}
+	x.writeSummary(w)
 }
