@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -241,4 +242,35 @@ func TestReadmeExplainSummary(t *testing.T) {
 	if code != exitOK || !strings.HasSuffix(out, "\n"+block) {
 		t.Errorf("the README's summary is not the explainer's (exit %d):\n%s\n--- the explainer's output ends:\n%s", code, block, out[max(0, len(out)-len(block)):])
 	}
+}
+
+// A pin that matches only the CA's key, in mailwire's own log: the key
+// pin is done, and the summary warns that any certificate of that CA
+// passes.
+func TestExplainOwnLogPinnedThroughCA(t *testing.T) {
+	t.Parallel()
+	_, base := sendServer(t, nil)
+	send := func(extra ...string) string {
+		code, _, log := runWith(t, runSend, "", append(append(slices.Clone(base), "--to", "bob@example.com", "--body", "hi", "--trace"), extra...)...)
+		if code != exitOK {
+			t.Fatalf("send %v: exit %d:\n%s", extra, code, log)
+		}
+		return log
+	}
+	// The chain's second certificate is the CA's; its pin is on the line
+	// after its subject.
+	_, chain, _ := strings.Cut(send(), "* Chain certificate 1:")
+	m := regexp.MustCompile(`public key pin: (sha256//\S+)`).FindStringSubmatch(chain)
+	if m == nil {
+		t.Fatalf("no pin for the chain's CA in:\n%s", chain)
+	}
+	code, out, _ := runWith(t, runExplain, send("--pin", m[1]), "-")
+	if code != exitOK {
+		t.Fatalf("explain: exit %d", code)
+	}
+	wantContains(t, "explanation", out,
+		"  Key pin:      completed: matched [line ",
+		"  WARNING: the pin matched only through a CA certificate (1 up the chain): any certificate that CA issues passes.",
+		"  End of data:  completed: the message was accepted: 250 2.0.0 OK: queued as Q",
+	)
 }
