@@ -139,6 +139,9 @@ type Config struct {
 	//     MAIL ... SMTPUTF8 is answered 504 5.5.4.
 	//   - DisableDSN: DSN (RFC 3461) is not advertised, and RET, ENVID,
 	//     NOTIFY and ORCPT are answered 504 5.5.4.
+	//   - DisableLimits: LIMITS (RFC 9422) is not advertised; MaxRecipients
+	//     still holds, as on a server that limits without saying so
+	//     (Postfix's smtpd_recipient_limit).
 	//   - DisableRequireTLS: REQUIRETLS (RFC 8689) is not advertised, and
 	//     MAIL ... REQUIRETLS is answered 504 5.5.4. With it on, REQUIRETLS
 	//     is advertised over TLS only and refused with 530 5.7.10 without.
@@ -153,6 +156,7 @@ type Config struct {
 	DisableSMTPUTF8            bool
 	DisableDSN                 bool
 	DisableRequireTLS          bool
+	DisableLimits              bool
 
 	// RejectRecipients refuses the given recipients, address (compared
 	// without regard to case) to the reply RCPT gets, for instance
@@ -182,7 +186,8 @@ type Config struct {
 
 	// MaxMessagesPerConn accepts at most this many messages on one
 	// connection; MAIL for another is answered 451 4.7.0, the connection
-	// staying open. 0 means no limit.
+	// staying open. The EHLO reply says it as "LIMITS MAILMAX=n" (RFC
+	// 9422) unless DisableLimits. 0 means no limit.
 	MaxMessagesPerConn int
 	// ShutdownAfter answers the command that follows a connection's n-th
 	// accepted message, whatever it is, with "421 4.7.0 ... closing

@@ -178,6 +178,13 @@ func (w *wire) rewriteEHLO(lines []string) []string {
 				if cfg.DisableChunking {
 					continue
 				}
+			case "LIMITS":
+				if cfg.DisableLimits {
+					continue
+				}
+				if cfg.MaxMessagesPerConn > 0 {
+					text += fmt.Sprintf(" MAILMAX=%d", cfg.MaxMessagesPerConn)
+				}
 			case "SIZE":
 				if cfg.DisableSize {
 					continue
@@ -187,6 +194,9 @@ func (w *wire) rewriteEHLO(lines []string) []string {
 			}
 		}
 		texts = append(texts, text)
+	}
+	if cfg.MaxMessagesPerConn > 0 && cfg.MaxRecipients == 0 && !cfg.DisableLimits {
+		texts = append(texts, fmt.Sprintf("LIMITS MAILMAX=%d", cfg.MaxMessagesPerConn))
 	}
 	if cfg.TLS == StartTLS && !isTLS {
 		texts = append(texts, "STARTTLS")
