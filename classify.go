@@ -114,5 +114,6 @@ func Classify(err error) ErrorClass {
 // caller sends the message from its start again; a Pool retries by itself
 // only when it can prove the server dead before the message was taken.
 func SafeToRetry(err error) bool {
-	return err != nil && !errors.Is(err, ErrDeliveryUnknown)
+	var partial *PartialSendError
+	return err != nil && !errors.Is(err, ErrDeliveryUnknown) && !errors.As(err, &partial)
 }

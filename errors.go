@@ -81,6 +81,25 @@ func (e *RecipientError) Error() string {
 // Unwrap returns the server's reply as an *Error.
 func (e *RecipientError) Unwrap() error { return e.Err }
 
+// PartialSendError is returned by a Send that took several transactions
+// (see Send) when one failed after an earlier one was delivered: the
+// Receipt returned with it lists what was delivered, Undelivered the
+// recipients still waiting, and Err why. Sending the message again to
+// everyone would deliver it twice to the Receipt's recipients: send it to
+// Undelivered only. SafeToRetry reports false for it.
+type PartialSendError struct {
+	Undelivered []string
+	Err         error
+}
+
+// Error says how many recipients are left, and why.
+func (e *PartialSendError) Error() string {
+	return fmt.Sprintf("smtp: %d recipient(s) not delivered, after earlier transactions of the same Send were: %v", len(e.Undelivered), e.Err)
+}
+
+// Unwrap returns the failure of the transaction.
+func (e *PartialSendError) Unwrap() error { return e.Err }
+
 // RecipientsError is returned by Send when the server refused every
 // recipient: no message content was sent. Unwrap lists each refusal, in
 // envelope order, as a *RecipientError.

@@ -45,6 +45,46 @@ func (e extensions) maxSize() int64 {
 	return n
 }
 
+// Limits are what a server states with the LIMITS extension (RFC 9422);
+// a zero field is a limit it did not state.
+type Limits struct {
+	// RcptMax is the most recipients one transaction may have (RCPTMAX).
+	RcptMax int
+	// MailMax is the most transactions one connection may carry (MAILMAX).
+	MailMax int
+	// RcptDomainMax is the most recipient domains one transaction may
+	// have (RCPTDOMAINMAX).
+	RcptDomainMax int
+}
+
+// limits reads LIMITS ("RCPTMAX=100 MAILMAX=1000"); a value that is not a
+// positive number is no limit.
+func (e extensions) limits() Limits {
+	var l Limits
+	for _, kv := range strings.Fields(e["LIMITS"]) {
+		name, value, _ := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(value)
+		if err != nil || n <= 0 {
+			continue
+		}
+		switch strings.ToUpper(name) {
+		case "RCPTMAX":
+			l.RcptMax = n
+		case "MAILMAX":
+			l.MailMax = n
+		case "RCPTDOMAINMAX":
+			l.RcptDomainMax = n
+		}
+	}
+	return l
+}
+
+// Limits returns the limits the server stated in its last EHLO reply with
+// the LIMITS extension (RFC 9422). Send keeps to RcptMax and
+// RcptDomainMax by itself; a Pool opens a new connection after MailMax
+// transactions.
+func (c *Client) Limits() Limits { return c.ext.limits() }
+
 // Extension reports whether the server offered the service extension name
 // in its last EHLO reply, and the parameters it gave (e.g. "PLAIN LOGIN" for
 // AUTH). The name is matched case-insensitively. After STARTTLS only the

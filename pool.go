@@ -250,6 +250,8 @@ func (p *Pool) unfit(c *Client, now time.Time) string {
 		return "broken"
 	case p.popts.MaxMessagesPerConn > 0 && c.sent >= p.popts.MaxMessagesPerConn:
 		return fmt.Sprintf("sent %d messages, the most per connection (MaxMessagesPerConn)", c.sent)
+	case c.ext.limits().MailMax > 0 && c.sent >= c.ext.limits().MailMax:
+		return fmt.Sprintf("carried %d transactions, the most the server takes on one connection (LIMITS MAILMAX)", c.sent)
 	case p.popts.MaxLifetime > 0 && now.Sub(c.created) > p.popts.MaxLifetime:
 		return fmt.Sprintf("open longer than MaxLifetime %v", p.popts.MaxLifetime)
 	case now.Sub(c.lastUsed) > p.popts.IdleTimeout:

@@ -341,6 +341,33 @@ func TestPostfixManyMessagesAndRejections(t *testing.T) {
 	pf.delivered(t, id, "carol@mailwire.test")
 }
 
+// Postfix limits recipients without LIMITS (smtpd_recipient_limit, 100 in
+// the test instance) and defers the rest with 452 4.5.3: a Send to 250
+// goes out as three transactions on one connection, and reaches everyone.
+func TestPostfixTooManyRecipientsDeferred(t *testing.T) {
+	pf := postfix(t)
+	c, err := Dial(bg, pf.submission, pf.opts(StartTLS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit(bg)
+	var to []string
+	for i := range 250 {
+		to = append(to, fmt.Sprintf("many%03d@mailwire.test", i))
+	}
+	id, msg := uniqueMessage(t, "to 250\r\n")
+	r, err := c.Send(bg, &Envelope{From: "alice@mailwire.test", To: to}, strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Accepted) != 250 || len(r.Rejected) != 0 || len(r.Transactions) != 3 || len(r.Transactions[0].Accepted) != 100 || len(r.Transactions[2].Accepted) != 50 {
+		t.Fatalf("%d accepted, %d rejected, %d transactions", len(r.Accepted), len(r.Rejected), len(r.Transactions))
+	}
+	for _, rcpt := range []string{to[0], to[100], to[249]} {
+		pf.checkDelivered(t, id, rcpt, msg)
+	}
+}
+
 func TestPostfixSecondConnectionReusesNothing(t *testing.T) {
 	pf := postfix(t)
 	var states []tls.ConnectionState

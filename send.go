@@ -32,16 +32,30 @@ type Envelope struct {
 	RcptOptions map[string]*RcptOptions
 }
 
-// Receipt is the outcome of a mail transaction the server accepted.
+// Receipt is the outcome of a Send the server accepted.
 type Receipt struct {
 	// Accepted are the recipients the server accepted, in envelope order.
 	Accepted []string
 	// Rejected are the recipients the server refused, with its replies.
 	Rejected []*RecipientError
-	// Reply is the reply to the end of data, e.g. "250 2.0.0 OK id=1b0PsA".
+	// Reply is the reply to the end of data, e.g. "250 2.0.0 OK id=1b0PsA";
+	// of the last transaction when there were several.
 	Reply Reply
+	// Transactions lists each transaction's recipients and reply (with its
+	// queue id) when the Send took more than one: the server's LIMITS
+	// allow fewer recipients per transaction than the envelope has, or it
+	// deferred some with 452 4.5.3 "too many recipients". Nil for one.
+	Transactions []Transaction
 
 	one [1]string // Accepted's array for the common single recipient: one allocation less
+}
+
+// Transaction is one mail transaction of a Send that took several.
+type Transaction struct {
+	// Accepted are the recipients this transaction delivered to.
+	Accepted []string
+	// Reply is the server's reply to its end of data.
+	Reply Reply
 }
 
 // Send runs one mail transaction: MAIL, a RCPT for each recipient, DATA and
@@ -59,6 +73,16 @@ type Receipt struct {
 // at the first 8-bit byte, with the connection closed so that nothing is
 // delivered).
 //
+// A Send to more recipients than the server's LIMITS RCPTMAX (RFC 9422)
+// allows becomes several transactions on the connection, and recipients the
+// server defers with 452 4.5.3 "too many recipients" (RFC 5321 section
+// 4.5.3.1.10) go in the next one; Receipt.Transactions lists them. The
+// message is read again for each: sought back to where it started when msg
+// is an io.Seeker, else kept in memory while the first transaction reads
+// it when the split is known in advance. A deferral that comes as a
+// surprise, after the content of a reader that cannot seek went out, stays
+// a refusal in Receipt.Rejected (a 452: send again to those).
+//
 // Recipients the server refuses are listed in Receipt.Rejected and the
 // message goes to the others. When it refuses them all, no content is sent
 // and the error is a *RecipientsError. A refused MAIL, DATA or end of data
@@ -66,11 +90,20 @@ type Receipt struct {
 // for the reply to the end of data. After a failed transaction the
 // connection is reset (RSET) and ready for the next Send.
 func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt, error) {
-	c.tx.begin(msg)
-	defer c.tx.end() // keep nothing of the caller's
 	if err := checkEnvelope(env); err != nil {
 		return nil, err
 	}
+	c.tx.earlier = 0
+	if len(env.To) == 1 { // the common case: one transaction, nothing to split
+		return c.transact(ctx, env, msg)
+	}
+	return c.sendInBatches(ctx, env, msg)
+}
+
+// transact runs one mail transaction of a Send.
+func (c *Client) transact(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt, error) {
+	c.tx.begin(msg)
+	defer c.tx.end() // keep nothing of the caller's
 	if err := c.begin(ctx); err != nil {
 		return nil, err
 	}
@@ -194,6 +227,14 @@ func (c *Client) mailAndRcpts(ctx context.Context, p *plan, pipelined bool) (*Re
 		if err := c.queueRcpt(p, i); err != nil {
 			return nil, err
 		}
+		if pipelined && (i+1)%pipelineWindow == 0 && i+1 < len(p.to) {
+			if err := c.flush(ctx, "RCPT TO"); err != nil {
+				return nil, err
+			}
+			if err := c.repliesUpTo(ctx, p, r, i+1); err != nil {
+				return nil, err
+			}
+		}
 		if !pipelined {
 			if err := c.flush(ctx, "RCPT TO"); err != nil {
 				return nil, err
@@ -210,19 +251,39 @@ func (c *Client) mailAndRcpts(ctx context.Context, p *plan, pipelined bool) (*Re
 	return r, nil
 }
 
-// envelopeReplies reads the replies to a pipelined MAIL and RCPTs. The
-// first result is MAIL's refusal; the second, a failure that closed the
-// Client.
+// pipelineWindow is the most RCPT commands sent in one flight before
+// their replies are read. A server may write each reply before it reads
+// the next command; a client that wrote on without reading would wait
+// forever once the socket buffers between them filled (RFC 2920 section
+// 3.1). A hundred replies, a few KiB, fit in the smallest buffers.
+const pipelineWindow = 100
+
+// envelopeReplies reads the replies to a pipelined MAIL and RCPTs not read
+// yet. The first result is MAIL's refusal; the second, a failure that
+// closed the Client.
 func (c *Client) envelopeReplies(ctx context.Context, p *plan, r *Receipt) (mailErr, err error) {
-	if mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+	if err := c.repliesUpTo(ctx, p, r, len(p.to)); err != nil {
 		return nil, err
 	}
-	for i := range p.to {
-		if err := c.recipientReply(ctx, r, i, p); err != nil {
-			return nil, err
+	return c.tx.mailErr, nil
+}
+
+// repliesUpTo reads the replies to a pipelined MAIL, if not read yet, and
+// to the RCPTs of p up to the n-th.
+func (c *Client) repliesUpTo(ctx context.Context, p *plan, r *Receipt, n int) error {
+	if !c.tx.mailReplied {
+		c.tx.mailReplied = true
+		var err error
+		if c.tx.mailErr, err = c.replyTo(ctx, "MAIL FROM"); err != nil {
+			return err
 		}
 	}
-	return mailErr, nil
+	for ; c.tx.rcptReplied < n; c.tx.rcptReplied++ {
+		if err := c.recipientReply(ctx, r, c.tx.rcptReplied, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // expectOK flushes and reads the reply to verb: nil for class 2 or 3.

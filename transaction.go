@@ -22,6 +22,12 @@ type transaction struct {
 	endSent  bool  // the end of data (the final dot, or BDAT ... LAST) was handed to the connection
 	replied  bool  // the reply to the end of data was read
 	accepted bool  // ... and it was a 2xx
+	earlier  int   // transactions of the same Send delivered before this one
+
+	// A pipelined envelope's replies, read a window at a time.
+	mailReplied bool
+	mailErr     error // MAIL's refusal
+	rcptReplied int   // RCPT replies read
 
 	exact exactSink // writes BDAT content of a known size
 	sizer struct {
@@ -35,6 +41,7 @@ func (t *transaction) begin(msg io.Reader) {
 	t.plan = plan{msg: msg, size: -1}
 	t.taken, t.written = 0, 0
 	t.endSent, t.replied, t.accepted = false, false, false
+	t.mailReplied, t.mailErr, t.rcptReplied = false, nil, 0
 }
 
 // end forgets the caller's values once Send returns; the facts stay.
@@ -68,7 +75,7 @@ func (t *transaction) contentOut(n int) { t.written += int64(n) }
 // A context's end, a refusal of the message, and a failure once the end of
 // data was sent (ErrDeliveryUnknown) never qualify.
 func (t *transaction) retrySafe(err error, start messageStart) bool {
-	if t.replied || errors.Is(err, ErrDeliveryUnknown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if t.replied || t.earlier > 0 || errors.Is(err, ErrDeliveryUnknown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	nothingSent := t.written == 0 && !t.endSent

@@ -47,6 +47,7 @@ TLS_NAME=localhost              # name in the server certificate (plus IP 127.0.
 SASL_USER=alice
 SASL_PASS=s3cret-P4ss
 SIZE_LIMIT=10485760             # 10 MiB
+RCPT_LIMIT=100                  # recipients per transaction
 # The uid/gid that owns delivered mail. virtual(8) refuses uids < 100 (so not
 # root); "nobody"/"nogroup" exists on every Debian system. Override if the
 # tests run as some other user that must read the Maildir.
@@ -421,6 +422,9 @@ relay_transport = virtual
 # EHLO advertises PIPELINING, SIZE, VRFY, ETRN, STARTTLS (where TLS is on),
 # AUTH (where allowed), ENHANCEDSTATUSCODES, 8BITMIME, DSN, SMTPUTF8, CHUNKING.
 message_size_limit = $SIZE_LIMIT
+# 100 recipients per transaction (default 1000), without LIMITS (Postfix
+# 3.7 has none): the 101st RCPT gets "452 4.5.3 Error: too many recipients".
+smtpd_recipient_limit = $RCPT_LIMIT
 smtputf8_enable = yes
 smtpd_discard_ehlo_keywords =
 # Answer at once even after many errors (default: 1 s sleep after 10 errors).
@@ -667,6 +671,7 @@ MAILWIRE_POSTFIX_HOSTNAME=$MYHOSTNAME
 MAILWIRE_POSTFIX_REJECT=reject@$DOMAIN
 MAILWIRE_POSTFIX_TEMPFAIL=tempfail@$DOMAIN
 MAILWIRE_POSTFIX_SIZE_LIMIT=$SIZE_LIMIT
+MAILWIRE_POSTFIX_RCPT_LIMIT=$RCPT_LIMIT
 MAILWIRE_POSTFIX_USER=$SASL_USER
 MAILWIRE_POSTFIX_PASS=$SASL_PASS
 MAILWIRE_POSTFIX_LOG=$PF_LOG
