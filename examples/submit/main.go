@@ -140,7 +140,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "sent to %s: %d %s\n", strings.Join(r.Accepted, ", "), r.Reply.Code, r.Reply.Message)
+	// A server's recipient limit splits a Send into transactions, each
+	// with its own reply and queue id.
+	transactions := r.Transactions
+	if transactions == nil {
+		transactions = []smtp.Transaction{{Accepted: r.Accepted, Reply: r.Reply}}
+	}
+	for _, t := range transactions {
+		fmt.Fprintf(stdout, "sent to %s: %d %s\n", strings.Join(t.Accepted, ", "), t.Reply.Code, t.Reply.Message)
+	}
 	for _, rej := range r.Rejected {
 		fmt.Fprintf(stderr, "submit: refused: %v\n", rej)
 	}

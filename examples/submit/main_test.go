@@ -113,13 +113,26 @@ func TestSubmit(t *testing.T) {
 	})
 
 	t.Run("refused recipient", func(t *testing.T) {
-		srv, env := newServer(t, &smtptest.Config{TLS: smtptest.StartTLS, MaxRecipients: 1})
+		srv, env := newServer(t, &smtptest.Config{TLS: smtptest.StartTLS, RejectRecipients: map[string]*smtptest.Reply{
+			"carol@example.org": {Code: 452, EnhancedCode: smtptest.EnhancedCode{4, 2, 2}, Message: "Mailbox full"},
+		}})
 		r := progtest.Run(t, bin, env, "-to", "bob@example.org", "-to", "carol@example.org")
-		if r.Code != 1 || !strings.Contains(r.Stdout, "sent to bob@example.org:") || !strings.Contains(r.Stderr, "refused: smtp: RCPT TO:<carol@example.org>: 452") {
+		if r.Code != 1 || !strings.Contains(r.Stdout, "sent to bob@example.org:") || !strings.Contains(r.Stderr, "refused: smtp: RCPT TO:<carol@example.org>: 452 4.2.2") {
 			t.Errorf("want exit code 1, sent to bob, carol refused with 452; %v", r)
 		}
 		if msgs := srv.Messages(); len(msgs) != 1 || strings.Join(msgs[0].To, " ") != "bob@example.org" {
 			t.Errorf("want one message to bob only, got %d", len(msgs))
+		}
+	})
+
+	t.Run("recipient limit", func(t *testing.T) {
+		srv, env := newServer(t, &smtptest.Config{TLS: smtptest.StartTLS, MaxRecipients: 1})
+		r := progtest.Run(t, bin, env, "-to", "bob@example.org", "-to", "carol@example.org")
+		if r.Code != 0 || !strings.Contains(r.Stdout, "sent to bob@example.org: 250 OK: queued as Q0001\nsent to carol@example.org: 250 OK: queued as Q0002\n") {
+			t.Errorf("want exit code 0, one transaction each; %v", r)
+		}
+		if msgs := srv.Messages(); len(msgs) != 2 || msgs[0].ConnID != msgs[1].ConnID {
+			t.Errorf("want two messages on one connection, got %d", len(msgs))
 		}
 	})
 
