@@ -68,8 +68,20 @@ type Options struct {
 	// purpose (a tarpit) longer than that.
 	GreetingTimeout time.Duration
 	// Dialer opens the connection in Dial; nil means a net.Dialer. Use it
-	// for a proxy, a source address, or a test listener.
+	// for a source address or a test listener. With Proxy, it opens the
+	// connection to the proxy.
 	Dialer Dialer
+	// Proxy reaches the server through a proxy, given as a URL:
+	// socks5://HOST:PORT (the client resolves the server's name),
+	// socks5h://HOST:PORT (the proxy does: the client's DNS never sees it),
+	// http://HOST:PORT or https://HOST:PORT (an HTTP CONNECT tunnel), each
+	// with USER:PASSWORD@ before the host when the proxy wants them. The
+	// trace shows the hop; errors and traces never show the password.
+	// TLS with the mail server still runs end to end, through the proxy.
+	Proxy string
+	// ProxyTLSConfig configures TLS with an https:// proxy itself (nil:
+	// the system's roots, checked against the proxy's host name).
+	ProxyTLSConfig *tls.Config
 }
 
 // Dialer opens connections: *net.Dialer is one, and so are the dialers of
@@ -103,9 +115,10 @@ type Client struct {
 	trace *Trace
 	ext   extensions
 
-	mode      Security    // resolved: never SecurityAuto
-	host      string      // the dialled host; "" in NewClient
-	tlsConfig *tls.Config // nil in Plaintext mode
+	mode      Security     // resolved: never SecurityAuto
+	host      string       // the dialled host; "" in NewClient
+	tlsConfig *tls.Config  // nil in Plaintext mode
+	proxy     *proxyDialer // nil without Options.Proxy
 	tlsState  *tls.ConnectionState
 	pins      *pinSet // nil when Options.Pins is empty
 	id        int64   // the connection's number within its Trace
@@ -158,12 +171,16 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	if c.opts.Dialer != nil {
 		dialer = c.opts.Dialer
 	}
-	c.emit(Event{Kind: EventConnectStart, Network: "tcp", Addr: addr})
+	via := ""
+	if c.proxy != nil {
+		dialer, via = c.proxy, c.proxy.String()
+	}
+	c.emit(Event{Kind: EventConnectStart, Network: "tcp", Addr: addr, Proxy: via})
 	dctx, cancel := context.WithTimeout(ctx, c.timeout()) // Options.Timeout bounds the connect too
 	conn, err := dialer.DialContext(dctx, "tcp", addr)
 	timedOut := errors.Is(dctx.Err(), context.DeadlineExceeded)
 	cancel()
-	ev := Event{Kind: EventConnectDone, Network: "tcp", Addr: addr, Err: err}
+	ev := Event{Kind: EventConnectDone, Network: "tcp", Addr: addr, Proxy: via, Err: err}
 	if err == nil {
 		ev.RemoteAddr = conn.RemoteAddr().String()
 	}
@@ -253,6 +270,15 @@ func prepare(opts *Options, host, port string) (*Client, error) {
 	case Plaintext:
 	default:
 		return nil, errInput("unknown Options.Security %v", c.mode)
+	}
+	if o.Proxy != "" {
+		var forward Dialer = &net.Dialer{}
+		if o.Dialer != nil {
+			forward = o.Dialer
+		}
+		if c.proxy, err = newProxyDialer(o.Proxy, o.ProxyTLSConfig, forward); err != nil {
+			return nil, err
+		}
 	}
 	if c.trace != nil {
 		c.id = connIDs.Add(1)

@@ -44,8 +44,8 @@ type EventKind int
 
 // The kinds of Event.
 const (
-	EventConnectStart      EventKind = iota // Network, Addr
-	EventConnectDone                        // Network, Addr, RemoteAddr, Err
+	EventConnectStart      EventKind = iota // Network, Addr, Proxy
+	EventConnectDone                        // Network, Addr, Proxy, RemoteAddr, Err
 	EventTLSHandshakeStart                  // ServerName
 	EventTLSMessage                         // Line: the message's name; Outgoing
 	EventTLSHandshakeDone                   // ServerName, TLS, Err
@@ -85,8 +85,11 @@ type Event struct {
 	// Outgoing tells the direction of an EventTLSMessage.
 	Outgoing bool
 	// Network and Addr are the dialled address; RemoteAddr is the address
-	// actually connected to.
+	// actually connected to (the proxy's, through a proxy).
 	Network, Addr, RemoteAddr string
+	// Proxy is the proxy the connection goes through, as
+	// "socks5h://host:port" (never its password); "" for none.
+	Proxy string
 	// ServerName is the name the TLS certificate is checked against.
 	ServerName string
 	// TLS is the state after a handshake.

@@ -126,6 +126,10 @@ func (l *logger) event(ev smtp.Event) {
 	switch ev.Kind {
 	case smtp.EventConnectStart:
 		cl.host, _, _ = net.SplitHostPort(ev.Addr)
+		if ev.Proxy != "" {
+			out("* Trying " + ev.Addr + " through proxy " + ev.Proxy + "...")
+			break
+		}
 		out("* Trying " + ev.Addr + "...")
 	case smtp.EventConnectDone:
 		if ev.Err != nil {
@@ -133,6 +137,10 @@ func (l *logger) event(ev smtp.Event) {
 			break
 		}
 		host, port, _ := net.SplitHostPort(ev.Addr)
+		if ev.Proxy != "" {
+			out(fmt.Sprintf("* Connected to %s port %s through proxy %s (#%d)", host, port, ev.Proxy, ev.Conn))
+			break
+		}
 		ip, _, _ := net.SplitHostPort(ev.RemoteAddr)
 		out(fmt.Sprintf("* Connected to %s (%s) port %s (#%d)", host, ip, port, ev.Conn))
 	case smtp.EventTLSHandshakeStart:

@@ -110,6 +110,10 @@ package main
 //   "greeting_timeout_ms": the wait for the greeting's first byte; default
 //                 20000 (a silent port most often expects TLS first)
 //   "local_name": the name sent with EHLO; default "localhost"
+//   "proxy":      reach the server through a proxy: "socks5://HOST:PORT",
+//                 "socks5h://..." (the proxy resolves the name), "http://..."
+//                 or "https://..." (CONNECT), with USER:PASSWORD@ before HOST
+//                 when it wants credentials (never shown in errors or traces)
 //
 // POOL OPTIONS (JSON object, given to mailwire_pool_open; NULL or "" means
 // defaults)

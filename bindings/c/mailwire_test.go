@@ -259,3 +259,17 @@ func TestOptionsCAFile(t *testing.T) {
 		}
 	}
 }
+
+// "proxy" reaches smtp.Options.Proxy, which Dial checks: a bad one is an
+// invalid argument, named without its password.
+func TestOptionsProxy(t *testing.T) {
+	opts, e := parseOptions(`{"proxy":"socks5h://u:p@127.0.0.1:1080"}`)
+	if e != nil || opts.Proxy != "socks5h://u:p@127.0.0.1:1080" {
+		t.Fatalf("proxy: %+v, %v", opts, e)
+	}
+	opts, _ = parseOptions(`{"proxy":"ftp://u:top-secret@127.0.0.1:21"}`)
+	_, err := smtp.Dial(context.Background(), "127.0.0.1:25", opts)
+	if !errors.Is(err, smtp.ErrInvalidArgument) || strings.Contains(err.Error(), "top-secret") {
+		t.Errorf("a bad proxy: %v", err)
+	}
+}

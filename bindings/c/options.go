@@ -31,6 +31,7 @@ type optionsJSON struct {
 	TimeoutMs         int64    `json:"timeout_ms"`
 	GreetingTimeoutMs int64    `json:"greeting_timeout_ms"`
 	LocalName         string   `json:"local_name"`
+	Proxy             string   `json:"proxy"`
 }
 
 // poolOptionsJSON is the JSON form of smtp.PoolOptions.
@@ -100,6 +101,7 @@ func parseOptions(s string) (*smtp.Options, *apiError) {
 		Security:          sec,
 		AllowInsecureAuth: o.AllowInsecureAuth,
 		LocalName:         o.LocalName,
+		Proxy:             o.Proxy,
 	}
 	var e *apiError
 	if opts.Timeout, e = durationMs("options_json: timeout_ms", o.TimeoutMs); e != nil {

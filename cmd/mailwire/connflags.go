@@ -28,6 +28,7 @@ type connFlags struct {
 	connectTo       stringList
 	cert, key       string
 	greetingTimeout time.Duration
+	proxy           string
 }
 
 // serverUsage is the synopsis of the server, the same for every command.
@@ -44,6 +45,8 @@ func (f *connFlags) register(fs *flag.FlagSet, withPins bool) {
 		"or curl's HOST:PORT:CONNECT_HOST:CONNECT_PORT (an empty part matches any host or port, or keeps the server's)")
 	fs.StringVar(&f.cert, "cert", "", "present this client certificate (PEM `file`; it may hold the key too)")
 	fs.StringVar(&f.key, "key", "", "the private key of --cert (PEM `file`)")
+	fs.StringVar(&f.proxy, "proxy", "", "reach the server through this proxy `URL`: socks5://, socks5h:// (the proxy resolves the name), http:// or https://\n"+
+		"(CONNECT), as SCHEME://[USER:PASSWORD@]HOST[:PORT]; default $MAILWIRE_PROXY, where a password does not show in ps")
 	fs.DurationVar(&f.greetingTimeout, "greeting-timeout", 0, "the longest wait for the server's greeting (0: 20s, or --timeout when shorter; 5s for probe without --security)")
 	if withPins {
 		fs.Var(&f.pins, "pin", "accept the server only if its key has this `sha256//BASE64` pin (repeatable; see mailwire probe)")
@@ -86,7 +89,10 @@ func (f *connFlags) options(name, addr string, stderr io.Writer) (*smtp.Options,
 		fmt.Fprintf(stderr, "mailwire %s: %v\n", name, err)
 		return nil, exitNoInput
 	}
-	opts := &smtp.Options{Security: sec, TLSConfig: cfg, Pins: f.pins, LocalName: f.ehlo, GreetingTimeout: f.greetingTimeout}
+	opts := &smtp.Options{Security: sec, TLSConfig: cfg, Pins: f.pins, LocalName: f.ehlo, GreetingTimeout: f.greetingTimeout, Proxy: f.proxy}
+	if opts.Proxy == "" {
+		opts.Proxy = os.Getenv("MAILWIRE_PROXY")
+	}
 	if dialer != nil {
 		opts.Dialer = dialer
 	}

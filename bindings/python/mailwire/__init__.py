@@ -283,8 +283,11 @@ def _options(
     reply_timeout: Optional[float],
     local_name: Optional[str],
     greeting_timeout: Optional[float] = None,
+    proxy: Optional[str] = None,
 ) -> bytes:
     o: Dict[str, Any] = {"security": security}
+    if proxy:
+        o["proxy"] = proxy
     if pins:
         o["pins"] = [pins] if isinstance(pins, str) else list(pins)
     if ca_pem:
@@ -464,7 +467,10 @@ class Client(_Sender):
     "starttls-optional", "implicit", "plain") and authenticates when `user`
     is given. `ca_pem` (str or bytes), or the PEM file `ca_file`, replaces
     the system's roots; `pins` ("sha256//BASE64", one or a list) accept only
-    a server whose chain has such a key. `trace(event)` receives a
+    a server whose chain has such a key. `proxy` ("socks5://HOST:PORT",
+    "socks5h://...", "http://..." or "https://...", with USER:PASSWORD@
+    when the proxy wants them) reaches the server through a proxy.
+    `trace(event)` receives a
     TraceEvent for every protocol line ("sent", "AUTH PLAIN [redacted]") and
     connection event, on the calling thread. `timeout` (seconds) bounds each call (connecting, each send,
     closing); `reply_timeout` each wait for a server reply.
@@ -488,13 +494,14 @@ class Client(_Sender):
         timeout: Optional[float] = None,
         reply_timeout: Optional[float] = None,
         greeting_timeout: Optional[float] = None,
+        proxy: Optional[str] = None,
         trace: Optional[TraceFunc] = None,
     ):
         lib = _native.lib()
         self._timeout = timeout
         ca_pem = _ca(ca_pem, ca_file)
         opts = _options(
-            security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout
+            security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout, proxy
         )
         cb = _trace_callback(trace)
         handle = ctypes.c_uint64()
@@ -581,13 +588,14 @@ class Pool(_Sender):
         timeout: Optional[float] = None,
         reply_timeout: Optional[float] = None,
         greeting_timeout: Optional[float] = None,
+        proxy: Optional[str] = None,
         trace: Optional[TraceFunc] = None,
     ):
         lib = _native.lib()
         self._timeout = timeout
         ca_pem = _ca(ca_pem, ca_file)
         opts = _options(
-            security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout
+            security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout, proxy
         )
         popts: Dict[str, Any] = {}
         for key, value in (("max_conns", max_conns), ("max_idle", max_idle), ("max_messages_per_conn", max_messages_per_conn)):
