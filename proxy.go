@@ -179,7 +179,7 @@ func (d *proxyDialer) connect(conn net.Conn, addr string) error {
 		return fmt.Errorf("reading the answer to CONNECT: %w", err)
 	case code == "200":
 		return nil
-	case code == "407" && d.hasAuth:
+	case (code == "407" || code == "401") && d.hasAuth: // tinyproxy 1.11 answers a wrong password with 401
 		return fmt.Errorf("the proxy refused the credentials: \"%s\"", proxyWords(status))
 	case code == "407":
 		return fmt.Errorf("the proxy wants credentials (http://USER:PASSWORD@HOST:PORT): \"%s\"", proxyWords(status))

@@ -5,6 +5,7 @@ package smtp
 // command runs before the tests.
 
 import (
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -32,6 +33,9 @@ func TestRealProxies(t *testing.T) {
 	p := realProxies(t)
 	srv := newServer(t, &smtptest.Config{TLS: smtptest.StartTLS})
 	_, port := splitPort(t, srv.Addr())
+	// The proxy resolves "localhost" itself (socks5h): to 127.0.0.1, or to
+	// ::1 where /etc/hosts says so; the server answers on both.
+	relayFrom(t, "[::1]:"+port, srv.Addr())
 	creds := p["HTTP_USER"] + ":" + p["HTTP_PASS"] + "@"
 	tests := []struct {
 		name, addr, proxy string
@@ -43,7 +47,7 @@ func TestRealProxies(t *testing.T) {
 		{"tinyproxy with credentials", srv.Addr(), "http://" + creds + p["HTTP_AUTH"], ""},
 		{"tinyproxy without credentials", srv.Addr(), "http://" + p["HTTP_AUTH"], "the proxy wants credentials"},
 		{"tinyproxy wrong credentials", srv.Addr(), "http://" + p["HTTP_USER"] + ":wrong-secret@" + p["HTTP_AUTH"], "the proxy refused the credentials"},
-		{"tinyproxy refusing the port", srv.Addr(), "http://" + p["HTTP_REFUSING"], "the proxy refused the tunnel: \"HTTP/1.0 403"},
+		{"tinyproxy refusing the port", srv.Addr(), "http://" + p["HTTP_REFUSING"], "the proxy refused the tunnel: \"HTTP/1.1 403 Access violation\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,4 +76,33 @@ func splitPort(t *testing.T, addr string) (host, port string) {
 		t.Fatal(err)
 	}
 	return host, port
+}
+
+// relayFrom relays connections on addr to target, when addr can be
+// listened on (a machine without IPv6 has no ::1).
+func relayFrom(t *testing.T, addr, target string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Logf("no relay on %s: %v", addr, err)
+		return
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(up, conn)
+				io.Copy(conn, up)
+			}()
+		}
+	}()
 }

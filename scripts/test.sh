@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of mailwire, as CI does (.ci/run): go.mod tidiness,
 # formatting, vet, staticcheck and govulncheck, the race detector over every
-# package with a real Postfix (and Dovecot for SASL) started for the
-# interoperability tests and stopped afterwards, even when tests fail; the
+# package with a real Postfix (and Dovecot for SASL) and real proxies (dante
+# for SOCKS5, tinyproxy for HTTP CONNECT) started for the interoperability
+# tests and stopped afterwards, even when tests fail; the
 # examples module; the build and tests again with the oldest Go release
 # go.mod allows; then the C and Python bindings. Works on a fresh Debian 12
 # machine as root: it installs what is missing (Go through the module
-# proxy, postfix and dovecot-core with apt-get), and upgrades nothing that
-# is installed.
+# proxy, postfix, dovecot-core, dante-server and tinyproxy with apt-get),
+# and upgrades nothing that is installed.
 #
-# MAILWIRE_NO_POSTFIX=1 skips Postfix (its tests then say they skipped).
+# MAILWIRE_NO_POSTFIX=1 skips Postfix and the proxies (their tests then say
+# they skipped).
 #
 # It stops at the first step that fails. The last lines list every step:
 # what ran, with which Go, how long it took, and what was skipped and why.
@@ -28,11 +30,11 @@ plan=(
   "gofmt -l"
   "go vet"
   "staticcheck, govulncheck"
-  "Postfix up"
+  "Postfix and proxies up"
   "go test -race"
   "examples: go vet, go test -race"
   "oldest Go: go build, go test"
-  "Postfix down"
+  "Postfix and proxies down"
   "bindings: C (ASan, valgrind where it can run Go), Python"
 )
 declare -A result detail
@@ -72,12 +74,15 @@ summary() {
   done
 }
 
-statedir=""
+statedir="" proxydir=""
 on_exit() {
   local rc=$?
-  # Postfix must not outlive the run, whatever happened.
+  # Postfix and the proxies must not outlive the run, whatever happened.
   if [ -n "$statedir" ]; then
     bash scripts/postfix/down.sh "$statedir" >/dev/null 2>&1 || true
+  fi
+  if [ -n "$proxydir" ]; then
+    bash scripts/proxies/down.sh "$proxydir" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
   summary
@@ -142,7 +147,7 @@ step_done
 
 # ---- Postfix, and the Go tests against it --------------------------------------------
 if [ "${MAILWIRE_NO_POSTFIX:-}" != 1 ]; then
-  step "Postfix up"
+  step "Postfix and proxies up"
   # An instance left by an earlier run that was killed would hold the ports:
   # stop those (only ours: down.sh stops what its state directory started).
   for old in /tmp/mailwire-postfix*/; do
@@ -157,13 +162,26 @@ if [ "${MAILWIRE_NO_POSTFIX:-}" != 1 ]; then
   }
   # What up.sh installed (if anything), so that it is visible here.
   grep -E 'apt-get|note:|installed in' "$statedir.up.log" || true
+  for old in /tmp/mailwire-proxies*/; do
+    if [ -f "$old/env" ]; then
+      bash scripts/proxies/down.sh "$old" >/dev/null 2>&1 || true
+    fi
+  done
+  proxydir=$(mktemp -d /tmp/mailwire-proxies.XXXXXX)
+  bash scripts/proxies/up.sh "$proxydir" >"$proxydir.up.log" 2>&1 || {
+    cat "$proxydir.up.log"
+    exit 1
+  }
+  grep -E 'apt-get|installed' "$proxydir.up.log" || true
   set -a
   # shellcheck source=/dev/null
   . "$statedir/env"
+  # shellcheck source=/dev/null
+  . "$proxydir/env"
   set +a
-  step_done "submission $MAILWIRE_POSTFIX_SUBMISSION, smtps $MAILWIRE_POSTFIX_SMTPS, plain $MAILWIRE_POSTFIX_PLAIN"
+  step_done "submission $MAILWIRE_POSTFIX_SUBMISSION, smtps $MAILWIRE_POSTFIX_SMTPS, plain $MAILWIRE_POSTFIX_PLAIN; SOCKS5 $MAILWIRE_PROXY_SOCKS, HTTP $MAILWIRE_PROXY_HTTP_AUTH"
 else
-  step_skip "Postfix up" "MAILWIRE_NO_POSTFIX=1 (the interoperability tests skip, saying so)"
+  step_skip "Postfix and proxies up" "MAILWIRE_NO_POSTFIX=1 (the interoperability tests skip, saying so)"
 fi
 
 step "go test -race" "-count=1 ./... of the root module, $go_version"
@@ -194,12 +212,14 @@ GOTOOLCHAIN=$oldest go test -count=1 ./...
 step_done "ran $old_version"
 
 if [ -n "$statedir" ]; then
-  step "Postfix down"
+  step "Postfix and proxies down"
   bash scripts/postfix/down.sh "$statedir" >/dev/null 2>&1
   statedir=""
+  bash scripts/proxies/down.sh "$proxydir" >/dev/null 2>&1
+  proxydir=""
   step_done
 else
-  step_skip "Postfix down" "no Postfix was started"
+  step_skip "Postfix and proxies down" "no Postfix was started"
 fi
 
 # ---- bindings ----------------------------------------------------------------------

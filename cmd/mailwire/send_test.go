@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -265,4 +266,23 @@ func TestSendUsage(t *testing.T) {
 		t.Errorf("-h exited %d", code)
 	}
 	wantContains(t, "send -h", out, "examples:\n  mailwire send", "EX_TEMPFAIL", "delivery unknown", "-bcc", "-password-env")
+}
+
+// --proxy through the real dante that scripts/proxies/up.sh starts; and a
+// bad --proxy is refused before any connection, without its password.
+func TestSendThroughProxy(t *testing.T) {
+	t.Parallel()
+	_, base := sendServer(t, nil)
+	code, _, stderr := runWith(t, runSend, "", append(slices.Clone(base), "--proxy", "ftp://u:top-secret@127.0.0.1:1", "--to", "bob@example.com", "--body", "hi")...)
+	if code == exitOK || !strings.Contains(stderr, "Options.Proxy") || strings.Contains(stderr, "top-secret") {
+		t.Errorf("a bad --proxy: exit %d, %s", code, stderr)
+	}
+	socks := os.Getenv("MAILWIRE_PROXY_SOCKS")
+	if os.Getenv("MAILWIRE_PROXIES") != "1" || socks == "" {
+		t.Skip("no proxies: run the README's test command (scripts/test.sh) to start them")
+	}
+	code, out, stderr := runWith(t, runSend, "", append(slices.Clone(base), "--proxy", "socks5://"+socks, "--to", "bob@example.com", "--body", "hi", "--trace")...)
+	if code != exitOK || !strings.Contains(stderr, " through proxy socks5://"+socks) || !strings.Contains(out, "queued as") {
+		t.Errorf("send through the proxy: exit %d\n%s\n%s", code, out, stderr)
+	}
 }
