@@ -36,7 +36,9 @@ type Options struct {
 	// Security says how the connection is encrypted; see Security.
 	Security Security
 	// TLSConfig configures TLS. It is cloned, never modified. Its
-	// ServerName defaults to the dialled host; MinVersion to TLS 1.2.
+	// ServerName defaults to the dialled host; MinVersion to TLS 1.2. A
+	// ClientSessionCache in it lets a later connection resume the session
+	// of an earlier one; a Pool gives its connections one by itself.
 	TLSConfig *tls.Config
 	// Pins, when set, accept the server only if the key of a certificate
 	// in its verified chain has one of these pins, in curl's

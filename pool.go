@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,22 @@ type PoolOptions struct {
 	// HealthCheckAfter sends NOOP before reusing a connection idle for
 	// longer than this; default 30 seconds.
 	HealthCheckAfter time.Duration
+	// MessageRate and RecipientRate pace the Pool's sends, across all of
+	// its connections: before each Send, MessageRate.WaitN(ctx, 1) and
+	// RecipientRate.WaitN(ctx, recipients). A *rate.Limiter of
+	// golang.org/x/time/rate (rate.NewLimiter(10, 10): 10 a second) is
+	// one; a limiter on Redis shared by several processes can be another.
+	// Nil: no pacing.
+	MessageRate, RecipientRate Limiter
+	// MaxThrottleRetries is how many times a Send the server throttled
+	// (421, 451 4.3.2, 4.7.x) is tried again, after the Pool's backoff,
+	// when the facts prove nothing was delivered: MAIL refused, or every
+	// recipient refused, or a 421 before any content went out; and the
+	// message can be read again. 0: none. However many, a throttling
+	// reply makes every sender of the Pool wait: from 1 s, doubled at each
+	// throttling reply up to a minute, with jitter, and halved at each
+	// message taken; the trace says so (EventThrottled).
+	MaxThrottleRetries int
 }
 
 // Pool sends mail over a set of reused connections to one server, for
@@ -62,6 +79,8 @@ type Pool struct {
 	slots chan struct{} // a token for each busy connection
 	done  chan struct{} // closed by Close
 
+	backoff backoff
+
 	mu     sync.Mutex
 	idle   []*Client // most recently used last
 	closed bool
@@ -81,6 +100,7 @@ func NewPool(addr string, opts *Options, popts *PoolOptions) (*Pool, error) {
 	if opts != nil {
 		p.opts = *opts
 	}
+	p.opts.TLSConfig = withSessionCache(p.opts.TLSConfig)
 	if popts != nil {
 		p.popts = *popts
 	}
@@ -98,6 +118,27 @@ func NewPool(addr string, opts *Options, popts *PoolOptions) (*Pool, error) {
 	}
 	p.slots = make(chan struct{}, p.popts.MaxConns)
 	return p, nil
+}
+
+// sessionCacheSize is how many TLS sessions a Pool's cache keeps: one per
+// server name, and a Pool has one server.
+const sessionCacheSize = 8
+
+// withSessionCache gives a Pool's connections one TLS session cache, so
+// that a new connection resumes the session of an earlier one (TLS 1.3
+// tickets, or 1.2 session ids): no certificate sent, no signature to
+// check. The caller's cache, when the config has one, is kept.
+func withSessionCache(cfg *tls.Config) *tls.Config {
+	if cfg != nil && cfg.ClientSessionCache != nil {
+		return cfg
+	}
+	if cfg == nil {
+		cfg = &tls.Config{}
+	} else {
+		cfg = cfg.Clone()
+	}
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(sessionCacheSize)
+	return cfg
 }
 
 // checkPoolArgs refuses what Dial would refuse at every Send, once.
@@ -140,21 +181,51 @@ func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt
 	}
 	defer func() { <-p.slots }()
 
-	c, reused, err := p.take(ctx)
-	if err != nil {
-		return nil, err
+	n := 0
+	if env != nil {
+		n = len(env.To)
 	}
 	start := startOf(msg)
+	for retries := 0; ; retries++ {
+		if err := p.pace(ctx, n); err != nil {
+			return nil, err
+		}
+		c, r, err := p.sendOnce(ctx, env, msg, start)
+		if c == nil {
+			return r, err
+		}
+		if err == nil {
+			p.backoff.success()
+		} else if throttled(err) {
+			wait := p.backoff.throttle(time.Now())
+			c.emit(Event{Kind: EventThrottled, Line: fmt.Sprintf("the server throttles: every sender of the pool waits %v", wait.Round(time.Millisecond)), Err: err})
+			if retries < p.popts.MaxThrottleRetries && c.tx.throttleRetrySafe(err, start) {
+				p.giveBack(c)
+				continue
+			}
+		}
+		p.giveBack(c)
+		return r, err
+	}
+}
+
+// sendOnce sends over a pooled connection, and once more on a new one when
+// the reused connection proved dead before the message could be taken. It
+// returns the connection to give back, nil when none is left.
+func (p *Pool) sendOnce(ctx context.Context, env *Envelope, msg io.Reader, start messageStart) (*Client, *Receipt, error) {
+	c, reused, err := p.take(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	r, err := c.Send(ctx, env, msg)
 	if err != nil && reused && c.tx.retrySafe(err, start) {
 		c.Close()
 		if c, err = p.dial(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		r, err = c.Send(ctx, env, msg)
 	}
-	p.giveBack(c)
-	return r, err
+	return c, r, err
 }
 
 // messageStart is where a message was when Send got it, to rewind it for

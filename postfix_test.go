@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -436,4 +437,44 @@ func TestPostfixExtensions(t *testing.T) {
 			t.Errorf("delivered:\n%s", data)
 		}
 	})
+}
+
+// BenchmarkPostfixReconnect measures the client's own CPU time (the server
+// is another process) for a new STARTTLS connection to the test Postfix
+// with AUTH: a full handshake, and one that resumes the session.
+func BenchmarkPostfixReconnect(b *testing.B) {
+	if os.Getenv("MAILWIRE_POSTFIX") != "1" {
+		b.Skip("no Postfix")
+	}
+	pf := &postfixEnv{submission: os.Getenv("MAILWIRE_POSTFIX_SUBMISSION"), user: os.Getenv("MAILWIRE_POSTFIX_USER"), pass: os.Getenv("MAILWIRE_POSTFIX_PASS")}
+	ca, _ := os.ReadFile(os.Getenv("MAILWIRE_POSTFIX_CA"))
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	pf.tls = &tls.Config{RootCAs: roots, ServerName: os.Getenv("MAILWIRE_POSTFIX_TLS_NAME")}
+	for _, resume := range []bool{false, true} {
+		name := map[bool]string{false: "full", true: "resumed"}[resume]
+		b.Run(name, func(b *testing.B) {
+			opts := pf.opts(StartTLS)
+			opts.Auth = PasswordAuth(pf.user, pf.pass)
+			if resume {
+				opts.TLSConfig = withSessionCache(opts.TLSConfig)
+			}
+			before := cpuTime()
+			for b.Loop() {
+				c, err := Dial(bg, pf.submission, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Quit(bg)
+			}
+			b.ReportMetric(float64((cpuTime()-before).Microseconds())/float64(b.N), "client-cpu-µs/op")
+		})
+	}
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

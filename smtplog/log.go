@@ -206,6 +206,9 @@ func (l *logger) handshake(cl *connLog, ev smtp.Event) {
 	st := ev.TLS
 	out(fmt.Sprintf("* SSL connection using %s / %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)),
 		cl.session.TLS(*st, l.now())...)
+	if st.DidResume {
+		out("* SSL session resumed: an earlier connection's session, without a full handshake")
+	}
 	if st.NegotiatedProtocol == "" {
 		out("* ALPN: none negotiated")
 	} else {
@@ -273,7 +276,7 @@ func Slog(l *slog.Logger) *smtp.Trace {
 		case smtp.EventTLSHandshakeDone:
 			if ev.Err == nil {
 				attrs = append(attrs, slog.String("version", tls.VersionName(ev.TLS.Version)),
-					slog.String("cipher", tls.CipherSuiteName(ev.TLS.CipherSuite)))
+					slog.String("cipher", tls.CipherSuiteName(ev.TLS.CipherSuite)), slog.Bool("resumed", ev.TLS.DidResume))
 			}
 		case smtp.EventPinCheck:
 			attrs = append(attrs, slog.String("pin", ev.Pin.Matched), slog.Int("depth", ev.Pin.Depth))
