@@ -57,10 +57,11 @@ const (
 	EventReused                             // a pooled connection taken up again
 	EventClosing                            // Line: why a pool retires the connection
 	EventClosed                             // Err
+	EventThrottled                          // Line: the pool's wait; Err: the server's reply
 )
 
 var eventNames = [...]string{"connect-start", "connect-done", "tls-start", "tls-message", "tls-done",
-	"pin-check", "sent", "received", "data-done", "idle", "reused", "closing", "closed"}
+	"pin-check", "sent", "received", "data-done", "idle", "reused", "closing", "closed", "throttled"}
 
 // String names the kind, e.g. "sent".
 func (k EventKind) String() string {

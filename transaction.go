@@ -93,3 +93,25 @@ func (t *transaction) retrySafe(err error, start messageStart) bool {
 	}
 	return t.taken == 0 || start.rewind()
 }
+
+// throttleRetrySafe reports whether a Send the server throttled may be
+// sent again: as retrySafe, or refused at MAIL (no transaction was
+// open, whatever was pipelined after it), or with every recipient refused
+// (the content, if it went out pipelined, had nobody to go to).
+func (t *transaction) throttleRetrySafe(err error, start messageStart) bool {
+	if t.retrySafe(err, start) {
+		return true
+	}
+	if t.accepted || t.earlier > 0 {
+		return false
+	}
+	var all *RecipientsError
+	var e *Error
+	switch {
+	case errors.As(err, &all):
+	case errors.As(err, &e) && e.Command == "MAIL FROM":
+	default:
+		return false
+	}
+	return t.taken == 0 || start.rewind()
+}

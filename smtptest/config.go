@@ -2,6 +2,7 @@ package smtptest
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
@@ -173,6 +174,11 @@ type Config struct {
 	// not recorded). A 421 reply closes the connection after it is sent, as
 	// RFC 5321 section 3.8 says.
 	CommandErrors map[string]*Reply
+	// CommandErrorsTimes, when above 0, answers each step of CommandErrors
+	// with its error only the first n times it is reached (counted across
+	// the server's connections), and carries it out as usual after that:
+	// a server that throttles for a while.
+	CommandErrorsTimes int
 
 	// DropAt closes the connection, without a reply, when the step is
 	// reached: a command verb (on receipt of the command), StepConnect
@@ -235,6 +241,25 @@ type settings struct {
 	rejectRcpt map[string]*gosmtp.SMTPError // keys lower-cased
 	cmdErrors  map[string]*gosmtp.SMTPError // keys upper-cased
 	dropAt     string
+
+	mu         sync.Mutex
+	cmdErrUses map[string]int // how often each step's error was given
+}
+
+// commandError returns the error step is answered with, or nil: none set,
+// or CommandErrorsTimes used up.
+func (s *settings) commandError(step string) *gosmtp.SMTPError {
+	e := s.cmdErrors[step]
+	if e == nil || s.CommandErrorsTimes <= 0 {
+		return e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmdErrUses[step] >= s.CommandErrorsTimes {
+		return nil
+	}
+	s.cmdErrUses[step]++
+	return e
 }
 
 func newSettings(cfg *Config) *settings {
@@ -271,6 +296,7 @@ func newSettings(cfg *Config) *settings {
 		s.cmdErrors[strings.ToUpper(step)] = r.smtpError()
 	}
 	s.dropAt = strings.ToUpper(s.DropAt)
+	s.cmdErrUses = map[string]int{}
 	return s
 }
 

@@ -220,7 +220,7 @@ func (s *Server) setUp(w *wire) {
 		w.drop()
 		return
 	}
-	if e := s.cfg.cmdErrors[StepConnect]; e != nil {
+	if e := s.cfg.commandError(StepConnect); e != nil {
 		w.refuse(e)
 		return
 	}

@@ -109,7 +109,7 @@ func (s *session) Data(r io.Reader) error {
 		return err
 	}
 	cfg := s.srv.cfg
-	if e := cfg.cmdErrors[StepAfterData]; e != nil && cfg.dropAt != StepAfterData {
+	if e := cfg.commandError(StepAfterData); e != nil && cfg.dropAt != StepAfterData {
 		if e.Code == 421 {
 			s.w.closeAfterNextReply()
 		}

@@ -363,7 +363,7 @@ func (w *wire) intercept(verb, args string) (handled bool, err error) {
 	}
 	size, isChunk := bdatSize(args)
 	isChunk = isChunk && verb == "BDAT"
-	if e := cfg.cmdErrors[verb]; e != nil {
+	if e := cfg.commandError(verb); e != nil {
 		if isChunk {
 			if _, err := io.CopyN(io.Discard, w.r, size); err != nil {
 				return true, w.readErr(err)

@@ -209,7 +209,8 @@ typedef enum mailwire_event_kind {
 	MAILWIRE_EVENT_IDLE = 9,          // "idle": a transaction is over
 	MAILWIRE_EVENT_REUSED = 10,       // "reused": a pooled connection taken up again
 	MAILWIRE_EVENT_CLOSING = 11,      // why a pool retires a connection
-	MAILWIRE_EVENT_CLOSED = 12        // "closed" or "closed: <cause>"
+	MAILWIRE_EVENT_CLOSED = 12,       // "closed" or "closed: <cause>"
+	MAILWIRE_EVENT_THROTTLED = 13     // the server throttles: how long the pool waits, and why
 } mailwire_event_kind;
 
 // A client: one connection, for one thread at a time. 0 is never valid.
@@ -345,6 +346,7 @@ var cEventKinds = map[int]smtp.EventKind{
 	int(C.MAILWIRE_EVENT_REUSED):        smtp.EventReused,
 	int(C.MAILWIRE_EVENT_CLOSING):       smtp.EventClosing,
 	int(C.MAILWIRE_EVENT_CLOSED):        smtp.EventClosed,
+	int(C.MAILWIRE_EVENT_THROTTLED):     smtp.EventThrottled,
 }
 
 // goString copies a C string; NULL gives "" and false.

@@ -57,7 +57,7 @@ func describe(ev smtp.Event) string {
 		return ok
 	}
 	switch ev.Kind {
-	case smtp.EventLineSent, smtp.EventLineReceived, smtp.EventClosing:
+	case smtp.EventLineSent, smtp.EventLineReceived, smtp.EventClosing, smtp.EventThrottled:
 		return ev.Line
 	case smtp.EventConnectStart:
 		return ev.Network + " " + ev.Addr
