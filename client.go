@@ -169,6 +169,10 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t := traceFrom(ctx); t != nil {
+		c.useCallTrace(t)
+		defer c.endCallTrace()
+	}
 	var dialer Dialer = &net.Dialer{}
 	if c.opts.Dialer != nil {
 		dialer = c.opts.Dialer
@@ -212,6 +216,10 @@ func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, erro
 	if err != nil {
 		conn.Close()
 		return nil, err
+	}
+	if t := traceFrom(ctx); t != nil {
+		c.useCallTrace(t)
+		defer c.endCallTrace()
 	}
 	return c.start(ctx, conn)
 }
@@ -295,8 +303,10 @@ func (c *Client) start(ctx context.Context, conn net.Conn) (*Client, error) {
 	c.lastUsed, c.lastIO = c.created, c.created
 	c.bw = bufio.NewWriterSize(connWriter{c}, commandBufSize)
 	c.rr.r = bufio.NewReader(conn)
-	if c.trace != nil && c.trace.Event != nil {
-		c.rr.onLine = func(line []byte) { c.lineReceived(line) }
+	c.rr.onLine = func(line []byte) { // the trace may come with a call's context
+		if c.trace != nil && c.trace.Event != nil {
+			c.lineReceived(line)
+		}
 	}
 	if err := c.open(ctx); err != nil {
 		c.shut(err)

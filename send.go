@@ -93,6 +93,10 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 	if err := checkEnvelope(env); err != nil {
 		return nil, err
 	}
+	if t := traceFrom(ctx); t != nil {
+		c.useCallTrace(t)
+		defer c.endCallTrace()
+	}
 	c.tx.earlier = 0
 	if len(env.To) == 1 { // the common case: one transaction, nothing to split
 		return c.transact(ctx, env, msg)

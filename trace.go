@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"context"
 	"crypto/tls"
 	"sync/atomic"
 )
@@ -121,6 +122,35 @@ func (c *Client) lineSent(line string) {
 func (c *Client) lineReceived(line []byte) {
 	c.emit(Event{Kind: EventLineReceived, Line: string(line)})
 }
+
+// traceKey is the context key of WithTrace.
+type traceKey struct{}
+
+// WithTrace returns a copy of ctx that makes the calls it is given to also
+// report their events to t, besides Options.Trace: Dial and NewClient
+// (the connection, TLS, AUTH), Send (the transaction), and a Pool's Send
+// (with the connection it dials, if any). It traces one call, as
+// net/http/httptrace.WithClientTrace does one request: the smtpotel
+// package makes a span per Send with it.
+func WithTrace(ctx context.Context, t *Trace) context.Context {
+	return context.WithValue(ctx, traceKey{}, t)
+}
+
+func traceFrom(ctx context.Context) *Trace {
+	t, _ := ctx.Value(traceKey{}).(*Trace)
+	return t
+}
+
+// useCallTrace makes c report to t too, until endCallTrace.
+func (c *Client) useCallTrace(t *Trace) {
+	c.trace = ComposeTrace(c.opts.Trace, t)
+	if c.id == 0 {
+		c.id = connIDs.Add(1)
+	}
+}
+
+// endCallTrace goes back to Options.Trace alone.
+func (c *Client) endCallTrace() { c.trace = c.opts.Trace }
 
 // ComposeTrace returns a new Trace that hands each event to each of
 // traces in turn (nil ones are skipped), e.g. an smtplog.Log and a

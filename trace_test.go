@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mailwire/smtp/internal/golden"
 	"github.com/mailwire/smtp/internal/peer"
+	"github.com/mailwire/smtp/smtptest"
 )
 
 const goldenMessage = golden.Message
@@ -182,4 +184,50 @@ func TestServerTextIsTerminalSafe(t *testing.T) {
 	if !strings.Contains(err.Error(), `\x1b[2J\x1b]0;pwned\ano\rsuch\x00user\x7f\u009b31m`) {
 		t.Errorf("Error() does not show the reply escaped: %q", err)
 	}
+}
+
+// A trace given with the context reports that call's events, besides
+// Options.Trace: Dial's (connection, TLS), then one Send's and no other's.
+func TestWithTrace(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, &smtptest.Config{TLS: smtptest.StartTLS})
+	var mu sync.Mutex
+	kinds := map[string][]EventKind{}
+	collect := func(name string) *Trace {
+		return &Trace{Event: func(ev Event) { mu.Lock(); kinds[name] = append(kinds[name], ev.Kind); mu.Unlock() }}
+	}
+	opts := realOpts(srv, StartTLS)
+	opts.Trace = collect("options")
+	c, err := Dial(WithTrace(context.Background(), collect("dial")), srv.Addr(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Send(WithTrace(context.Background(), collect("send")), realEnv, strings.NewReader("x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(context.Background(), realEnv, strings.NewReader("x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	has := func(name string, k EventKind) bool { return slices.Contains(kinds[name], k) }
+	switch {
+	case !has("dial", EventConnectDone) || !has("dial", EventTLSHandshakeDone) || has("dial", EventDataDone):
+		t.Errorf("Dial's trace: %v", kinds["dial"])
+	case has("send", EventConnectStart) || !has("send", EventLineSent) || !has("send", EventLineReceived) || !has("send", EventIdle):
+		t.Errorf("Send's trace: %v", kinds["send"])
+	}
+	if n, m := count(kinds["send"], EventDataDone), count(kinds["options"], EventDataDone); n != 1 || m != 2 {
+		t.Errorf("data-done: %d in the Send's trace (want 1), %d in Options.Trace (want 2)", n, m)
+	}
+}
+
+func count(ks []EventKind, k EventKind) (n int) {
+	for _, x := range ks {
+		if x == k {
+			n++
+		}
+	}
+	return n
 }
