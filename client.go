@@ -73,6 +73,13 @@ type Options struct {
 	// for a source address or a test listener. With Proxy, it opens the
 	// connection to the proxy.
 	Dialer Dialer
+	// LMTP speaks LMTP (RFC 2033), the protocol of local delivery agents
+	// (Dovecot, Cyrus), instead of SMTP: LHLO instead of EHLO, and after
+	// the message one reply for each accepted recipient, which Send files
+	// in the Receipt: delivered ones in Accepted, the others in Rejected
+	// (their RecipientError's Command is "end of data"). The message goes
+	// with DATA.
+	LMTP bool
 	// Proxy reaches the server through a proxy, given as a URL:
 	// socks5://HOST:PORT (the client resolves the server's name),
 	// socks5h://HOST:PORT (the proxy does: the client's DNS never sees it),
@@ -352,6 +359,13 @@ func (c *Client) open(ctx context.Context) error {
 // error (RFC 5321 section 3.2), and replaces the extension table.
 func (c *Client) hello(ctx context.Context) error {
 	c.ext = nil
+	if c.opts.LMTP { // no HELO to fall back on (RFC 2033 section 4.1)
+		rep, err := c.roundTrip(ctx, true, "LHLO ", c.opts.LocalName)
+		if err == nil {
+			c.ext = parseEHLO(rep.Message)
+		}
+		return err
+	}
 	rep, err := c.roundTrip(ctx, true, "EHLO ", c.opts.LocalName)
 	if err == nil {
 		c.ext = parseEHLO(rep.Message)

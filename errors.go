@@ -101,7 +101,8 @@ func (e *PartialSendError) Error() string {
 func (e *PartialSendError) Unwrap() error { return e.Err }
 
 // RecipientsError is returned by Send when the server refused every
-// recipient: no message content was sent. Unwrap lists each refusal, in
+// recipient: no message content was sent (over LMTP, it may have been, and
+// refused for each recipient after it). Unwrap lists each refusal, in
 // envelope order, as a *RecipientError.
 type RecipientsError struct {
 	Rejected []*RecipientError

@@ -93,7 +93,7 @@ func (c *Client) planContent(p *plan) error {
 	p.mail.Body = BodyType(strings.ToUpper(string(p.mail.Body)))
 	body := p.mail.Body
 	p.binary = body == BodyBinaryMIME
-	p.chunked = c.ext.has("CHUNKING")
+	p.chunked = c.ext.has("CHUNKING") && !c.opts.LMTP // LMTP's replies per recipient come after DATA
 	if p.binary && !(p.chunked && c.ext.has("BINARYMIME")) {
 		return nil // checkMailParams refuses it, once the plan is whole
 	}

@@ -478,3 +478,54 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// LMTP against the real Dovecot LMTP that up.sh starts: one reply per
+// recipient after the message. alice gets it; full@ is over its quota
+// (552 5.2.2 after the message); nobody@ does not exist (550 at RCPT).
+func TestDovecotLMTP(t *testing.T) {
+	pf := postfix(t)
+	addr, full := os.Getenv("MAILWIRE_DOVECOT_LMTP"), os.Getenv("MAILWIRE_DOVECOT_LMTP_FULL_USER")
+	if addr == "" || full == "" {
+		t.Fatal("MAILWIRE_DOVECOT_LMTP or MAILWIRE_DOVECOT_LMTP_FULL_USER not set: an old up.sh?")
+	}
+	c, err := Dial(bg, addr, &Options{Security: Plaintext, LMTP: true, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit(bg)
+	id, msg := uniqueMessage(t, "over LMTP\r\n")
+	r, err := c.Send(bg, &Envelope{From: "sender@mailwire.test", To: []string{full, "nobody@mailwire.test", pf.user + "@mailwire.test"}}, strings.NewReader(msg))
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if len(r.Accepted) != 1 || r.Accepted[0] != pf.user+"@mailwire.test" || len(r.Rejected) != 2 {
+		t.Fatalf("accepted %v, rejected %v", r.Accepted, r.Rejected)
+	}
+	if e := r.Rejected[0]; e.Addr != "nobody@mailwire.test" || e.Err.Command != "RCPT TO" || e.Err.Code != 550 {
+		t.Errorf("refused at RCPT: %v", e)
+	}
+	if e := r.Rejected[1]; e.Addr != full || e.Err.Command != "end of data" || e.Err.Code != 552 || e.Err.Enhanced != (EnhancedCode{5, 2, 2}) {
+		t.Errorf("refused after the message: %v", e)
+	}
+	if !strings.Contains(r.Reply.Message, "Saved") {
+		t.Errorf("Reply %q, want Dovecot's for alice", r.Reply.Message)
+	}
+	// Delivered into alice's Maildir.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		files, _ := filepath.Glob(filepath.Join(os.Getenv("MAILWIRE_DOVECOT_LMTP_MAIL"), pf.user, "new", "*"))
+		found := false
+		for _, f := range files {
+			if data, err := os.ReadFile(f); err == nil && bytes.Contains(data, []byte(id)) {
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the message is not in alice's Maildir")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -147,8 +147,12 @@ func (c *Client) sendData(ctx context.Context, p *plan) (*Receipt, error) {
 	if err != nil {
 		return r, err
 	}
+	c.tx.lmtpWant = len(r.Accepted)
 	if r.Reply, err = c.content(ctx, p.deny8bit); err != nil {
 		return nil, err
+	}
+	if c.opts.LMTP {
+		return c.lmtpReceipt(r)
 	}
 	return r, nil
 }
@@ -444,6 +448,9 @@ func (c *Client) endData(ctx context.Context) (Reply, error) {
 		return Reply{}, &unknownDeliveryError{cause: err}
 	}
 	c.tx.replied = true
+	if c.opts.LMTP {
+		return c.lmtpReplies(ctx, rep)
+	}
 	return c.endOfDataReply(rep)
 }
 

@@ -24,6 +24,10 @@ type transaction struct {
 	accepted bool  // ... and it was a 2xx
 	earlier  int   // transactions of the same Send delivered before this one
 
+	// LMTP: the replies after the end of data, one per accepted recipient.
+	lmtpWant int
+	lmtp     []Reply
+
 	// A pipelined envelope's replies, read a window at a time.
 	mailReplied bool
 	mailErr     error // MAIL's refusal
@@ -42,6 +46,7 @@ func (t *transaction) begin(msg io.Reader) {
 	t.taken, t.written = 0, 0
 	t.endSent, t.replied, t.accepted = false, false, false
 	t.mailReplied, t.mailErr, t.rcptReplied = false, nil, 0
+	t.lmtpWant, t.lmtp = 0, t.lmtp[:0]
 }
 
 // end forgets the caller's values once Send returns; the facts stay.

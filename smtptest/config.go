@@ -165,6 +165,17 @@ type Config struct {
 	// user"}. Other recipients are accepted.
 	RejectRecipients map[string]*Reply
 
+	// LMTP makes the server speak LMTP (RFC 2033) instead of SMTP: LHLO
+	// instead of EHLO, and after a message one reply for each accepted
+	// recipient, in RCPT order: "250 2.0.0 <rcpt> OK: queued as Q0001",
+	// or the reply RejectAfterData gives that recipient.
+	LMTP bool
+	// RejectAfterData, in LMTP mode, refuses the given recipients once the
+	// message has come (a mailbox over quota, say), address to reply; the
+	// others get the message. The message is recorded with every recipient
+	// RCPT accepted.
+	RejectAfterData map[string]*Reply
+
 	// CommandErrors answers a step with an error instead of carrying it
 	// out: the key is a command verb in upper case ("EHLO", "MAIL", "RCPT",
 	// "DATA", "BDAT", "AUTH", "STARTTLS", "RSET", "NOOP", "QUIT", ...),
@@ -239,6 +250,7 @@ func (r *Reply) smtpError() *gosmtp.SMTPError {
 type settings struct {
 	Config
 	rejectRcpt map[string]*gosmtp.SMTPError // keys lower-cased
+	rejectData map[string]*gosmtp.SMTPError // keys lower-cased
 	cmdErrors  map[string]*gosmtp.SMTPError // keys upper-cased
 	dropAt     string
 
@@ -290,6 +302,10 @@ func newSettings(cfg *Config) *settings {
 	s.rejectRcpt = make(map[string]*gosmtp.SMTPError, len(s.RejectRecipients))
 	for addr, r := range s.RejectRecipients {
 		s.rejectRcpt[strings.ToLower(addr)] = r.smtpError()
+	}
+	s.rejectData = make(map[string]*gosmtp.SMTPError, len(s.RejectAfterData))
+	for addr, r := range s.RejectAfterData {
+		s.rejectData[strings.ToLower(addr)] = r.smtpError()
 	}
 	s.cmdErrors = make(map[string]*gosmtp.SMTPError, len(s.CommandErrors))
 	for step, r := range s.CommandErrors {

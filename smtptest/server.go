@@ -65,6 +65,7 @@ func NewServer(cfg *Config) *Server {
 	gs.Domain = set.Domain
 	gs.MaxMessageBytes = set.MaxMessageBytes
 	gs.MaxRecipients = set.MaxRecipients
+	gs.LMTP = set.LMTP
 	if set.MaxLineLength > 0 {
 		gs.MaxLineLength = set.MaxLineLength
 	}

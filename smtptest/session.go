@@ -144,3 +144,27 @@ func (s *session) Data(r io.Reader) error {
 	}
 	return &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + m.ID}
 }
+
+// LMTPData takes a message in LMTP mode (Config.LMTP): recorded as Data
+// records it, then a reply for each recipient, RejectAfterData's where it
+// names one.
+func (s *session) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
+	result := s.Data(r)
+	s.mu.Lock()
+	to := append([]string(nil), s.to...)
+	s.mu.Unlock()
+	for _, rcpt := range to {
+		if e := s.srv.cfg.rejectData[strings.ToLower(rcpt)]; e != nil && isQueued(result) {
+			status.SetStatus(rcpt, e)
+			continue
+		}
+		status.SetStatus(rcpt, result)
+	}
+	return nil
+}
+
+// isQueued tells Data's answer for a message recorded.
+func isQueued(err error) bool {
+	var e *gosmtp.SMTPError
+	return errors.As(err, &e) && e.Code == 250
+}

@@ -397,7 +397,7 @@ func (w *wire) intercept(verb, args string) (handled bool, err error) {
 		w.checkData = true
 	case "AUTH":
 		w.checkAuth = true
-	case "EHLO":
+	case "EHLO", "LHLO":
 		w.wmu.Lock()
 		w.ehlo = true
 		w.enhanced = !cfg.DisableEnhancedStatusCodes

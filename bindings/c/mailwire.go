@@ -110,6 +110,8 @@ package main
 //   "greeting_timeout_ms": the wait for the greeting's first byte; default
 //                 20000 (a silent port most often expects TLS first)
 //   "local_name": the name sent with EHLO; default "localhost"
+//   "lmtp":       true to speak LMTP (RFC 2033): LHLO, and a reply for each
+//                 recipient after the message (refused ones in "rejected")
 //   "proxy":      reach the server through a proxy: "socks5://HOST:PORT",
 //                 "socks5h://..." (the proxy resolves the name), "http://..."
 //                 or "https://..." (CONNECT), with USER:PASSWORD@ before HOST
@@ -132,7 +134,11 @@ package main
 //                  "enhanced_code": "5.1.1", "message": "No such user"}],
 //    "reply":    {"code": 250, "enhanced_code": "2.0.0",
 //                 "message": "OK: queued as Q0001"},
-//    "queue_id": "Q0001"}
+//    "queue_id": "Q0001",
+//    "transactions": []}
+//   "transactions" lists {"accepted", "reply", "queue_id"} for each
+//   transaction when the server's recipient limit (LIMITS RCPTMAX, or 452
+//   4.5.3) split the send into several on the connection; [] for one.
 //   A send succeeds when at least one recipient was accepted and the server
 //   accepted the message; recipients it refused are listed in "rejected".
 //   "queue_id" is read, as a best effort, from the reply's text ("queued as

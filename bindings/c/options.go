@@ -32,6 +32,7 @@ type optionsJSON struct {
 	GreetingTimeoutMs int64    `json:"greeting_timeout_ms"`
 	LocalName         string   `json:"local_name"`
 	Proxy             string   `json:"proxy"`
+	LMTP              bool     `json:"lmtp"`
 }
 
 // poolOptionsJSON is the JSON form of smtp.PoolOptions.
@@ -102,6 +103,7 @@ func parseOptions(s string) (*smtp.Options, *apiError) {
 		AllowInsecureAuth: o.AllowInsecureAuth,
 		LocalName:         o.LocalName,
 		Proxy:             o.Proxy,
+		LMTP:              o.LMTP,
 	}
 	var e *apiError
 	if opts.Timeout, e = durationMs("options_json: timeout_ms", o.TimeoutMs); e != nil {

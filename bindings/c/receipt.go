@@ -14,6 +14,15 @@ type receiptOut struct {
 	Rejected []rejectedJSON `json:"rejected"`
 	Reply    replyJSON      `json:"reply"`
 	QueueID  *string        `json:"queue_id"`
+	// Transactions: each transaction's recipients, reply and queue id when
+	// the server's recipient limit split the send; [] for one.
+	Transactions []transactionJSON `json:"transactions"`
+}
+
+type transactionJSON struct {
+	Accepted []string  `json:"accepted"`
+	Reply    replyJSON `json:"reply"`
+	QueueID  *string   `json:"queue_id"`
 }
 
 type rejectedJSON struct {
@@ -45,6 +54,11 @@ func receiptJSON(r *smtp.Receipt) string {
 	}
 	for _, rej := range r.Rejected {
 		out.Rejected = append(out.Rejected, rejected(rej))
+	}
+	out.Transactions = []transactionJSON{}
+	for _, t := range r.Transactions {
+		out.Transactions = append(out.Transactions, transactionJSON{Accepted: t.Accepted,
+			Reply: replyJSON{Code: t.Reply.Code, EnhancedCode: t.Reply.Enhanced.String(), Message: t.Reply.Message}, QueueID: queueID(t.Reply.Message)})
 	}
 	b, err := marshalJSON(out)
 	if err != nil { // cannot happen: strings and ints only

@@ -29,6 +29,7 @@ type connFlags struct {
 	cert, key       string
 	greetingTimeout time.Duration
 	proxy           string
+	lmtp            bool
 }
 
 // serverUsage is the synopsis of the server, the same for every command.
@@ -45,6 +46,7 @@ func (f *connFlags) register(fs *flag.FlagSet, withPins bool) {
 		"or curl's HOST:PORT:CONNECT_HOST:CONNECT_PORT (an empty part matches any host or port, or keeps the server's)")
 	fs.StringVar(&f.cert, "cert", "", "present this client certificate (PEM `file`; it may hold the key too)")
 	fs.StringVar(&f.key, "key", "", "the private key of --cert (PEM `file`)")
+	fs.BoolVar(&f.lmtp, "lmtp", false, "speak LMTP (RFC 2033), as to Dovecot or Cyrus: LHLO, and a reply for each recipient after the message")
 	fs.StringVar(&f.proxy, "proxy", "", "reach the server through this proxy `URL`: socks5://, socks5h:// (the proxy resolves the name), http:// or https://\n"+
 		"(CONNECT), as SCHEME://[USER:PASSWORD@]HOST[:PORT]; default $MAILWIRE_PROXY, where a password does not show in ps")
 	fs.DurationVar(&f.greetingTimeout, "greeting-timeout", 0, "the longest wait for the server's greeting (0: 20s, or --timeout when shorter; 5s for probe without --security)")
@@ -89,7 +91,7 @@ func (f *connFlags) options(name, addr string, stderr io.Writer) (*smtp.Options,
 		fmt.Fprintf(stderr, "mailwire %s: %v\n", name, err)
 		return nil, exitNoInput
 	}
-	opts := &smtp.Options{Security: sec, TLSConfig: cfg, Pins: f.pins, LocalName: f.ehlo, GreetingTimeout: f.greetingTimeout, Proxy: f.proxy}
+	opts := &smtp.Options{Security: sec, TLSConfig: cfg, Pins: f.pins, LocalName: f.ehlo, GreetingTimeout: f.greetingTimeout, Proxy: f.proxy, LMTP: f.lmtp}
 	if opts.Proxy == "" {
 		opts.Proxy = os.Getenv("MAILWIRE_PROXY")
 	}

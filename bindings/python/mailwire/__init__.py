@@ -284,10 +284,13 @@ def _options(
     local_name: Optional[str],
     greeting_timeout: Optional[float] = None,
     proxy: Optional[str] = None,
+    lmtp: bool = False,
 ) -> bytes:
     o: Dict[str, Any] = {"security": security}
     if proxy:
         o["proxy"] = proxy
+    if lmtp:
+        o["lmtp"] = True
     if pins:
         o["pins"] = [pins] if isinstance(pins, str) else list(pins)
     if ca_pem:
@@ -469,7 +472,8 @@ class Client(_Sender):
     the system's roots; `pins` ("sha256//BASE64", one or a list) accept only
     a server whose chain has such a key. `proxy` ("socks5://HOST:PORT",
     "socks5h://...", "http://..." or "https://...", with USER:PASSWORD@
-    when the proxy wants them) reaches the server through a proxy.
+    when the proxy wants them) reaches the server through a proxy; `lmtp`
+    speaks LMTP (RFC 2033) to a delivery agent such as Dovecot.
     `trace(event)` receives a
     TraceEvent for every protocol line ("sent", "AUTH PLAIN [redacted]") and
     connection event, on the calling thread. `timeout` (seconds) bounds each call (connecting, each send,
@@ -495,13 +499,14 @@ class Client(_Sender):
         reply_timeout: Optional[float] = None,
         greeting_timeout: Optional[float] = None,
         proxy: Optional[str] = None,
+        lmtp: bool = False,
         trace: Optional[TraceFunc] = None,
     ):
         lib = _native.lib()
         self._timeout = timeout
         ca_pem = _ca(ca_pem, ca_file)
         opts = _options(
-            security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout, proxy
+            security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout, proxy, lmtp
         )
         cb = _trace_callback(trace)
         handle = ctypes.c_uint64()
@@ -589,13 +594,14 @@ class Pool(_Sender):
         reply_timeout: Optional[float] = None,
         greeting_timeout: Optional[float] = None,
         proxy: Optional[str] = None,
+        lmtp: bool = False,
         trace: Optional[TraceFunc] = None,
     ):
         lib = _native.lib()
         self._timeout = timeout
         ca_pem = _ca(ca_pem, ca_file)
         opts = _options(
-            security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout, proxy
+            security, pins, ca_pem, server_name, user, password, allow_insecure_auth, reply_timeout, local_name, greeting_timeout, proxy, lmtp
         )
         popts: Dict[str, Any] = {}
         for key, value in (("max_conns", max_conns), ("max_idle", max_idle), ("max_messages_per_conn", max_messages_per_conn)):
