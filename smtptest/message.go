@@ -3,6 +3,7 @@ package smtptest
 import (
 	"bufio"
 	"bytes"
+	"time"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
@@ -23,6 +24,8 @@ type Message struct {
 	// in the order connections were accepted; messages sharing a ConnID
 	// came on one connection.
 	ConnID int
+	// Time is when the server recorded the message, its content read.
+	Time time.Time
 	// Helo is the name the client gave in its last EHLO or HELO.
 	Helo string
 	// TLS tells whether the connection was under TLS (implicit or after

@@ -254,6 +254,7 @@ func (s *Server) addCommand(c Command) {
 func (s *Server) record(m *Message) {
 	s.mu.Lock()
 	m.ID = fmt.Sprintf("Q%04d", len(s.messages)+1)
+	m.Time = time.Now()
 	s.messages = append(s.messages, m)
 	close(s.changed)
 	s.changed = make(chan struct{})
