@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of mailwire, as CI does (.ci/run): go.mod tidiness,
 # formatting, vet, staticcheck and govulncheck, the race detector over every
-# package with a real Postfix (and Dovecot for SASL) and real proxies (dante
-# for SOCKS5, tinyproxy for HTTP CONNECT) started for the interoperability
+# package with a real Postfix (and Dovecot for SASL and LMTP), real proxies (dante
+# for SOCKS5, tinyproxy for HTTP CONNECT) and a Redis started for the interoperability
 # tests and stopped afterwards, even when tests fail; the
 # examples module; the build and tests again with the oldest Go release
 # go.mod allows; then the C and Python bindings. Works on a fresh Debian 12
@@ -30,11 +30,11 @@ plan=(
   "gofmt -l"
   "go vet"
   "staticcheck, govulncheck"
-  "Postfix and proxies up"
+  "Postfix, proxies and Redis up"
   "go test -race"
   "examples: go vet, go test -race"
   "oldest Go: go build, go test"
-  "Postfix and proxies down"
+  "Postfix, proxies and Redis down"
   "bindings: C (ASan, valgrind where it can run Go), Python"
 )
 declare -A result detail
@@ -74,7 +74,7 @@ summary() {
   done
 }
 
-statedir="" proxydir=""
+statedir="" proxydir="" redisdir=""
 on_exit() {
   local rc=$?
   # Postfix and the proxies must not outlive the run, whatever happened.
@@ -83,6 +83,9 @@ on_exit() {
   fi
   if [ -n "$proxydir" ]; then
     bash scripts/proxies/down.sh "$proxydir" >/dev/null 2>&1 || true
+  fi
+  if [ -n "$redisdir" ]; then
+    bash scripts/redis/down.sh "$redisdir" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
   summary
@@ -147,7 +150,7 @@ step_done
 
 # ---- Postfix, and the Go tests against it --------------------------------------------
 if [ "${MAILWIRE_NO_POSTFIX:-}" != 1 ]; then
-  step "Postfix and proxies up"
+  step "Postfix, proxies and Redis up"
   # An instance left by an earlier run that was killed would hold the ports:
   # stop those (only ours: down.sh stops what its state directory started).
   for old in /tmp/mailwire-postfix*/; do
@@ -173,15 +176,23 @@ if [ "${MAILWIRE_NO_POSTFIX:-}" != 1 ]; then
     exit 1
   }
   grep -E 'apt-get|installed' "$proxydir.up.log" || true
+  redisdir=$(mktemp -d /tmp/mailwire-redis.XXXXXX)
+  bash scripts/redis/up.sh "$redisdir" >"$redisdir.up.log" 2>&1 || {
+    cat "$redisdir.up.log"
+    exit 1
+  }
+  grep -E 'installing' "$redisdir.up.log" || true
   set -a
   # shellcheck source=/dev/null
   . "$statedir/env"
   # shellcheck source=/dev/null
   . "$proxydir/env"
+  # shellcheck source=/dev/null
+  . "$redisdir/env"
   set +a
-  step_done "submission $MAILWIRE_POSTFIX_SUBMISSION, smtps $MAILWIRE_POSTFIX_SMTPS, plain $MAILWIRE_POSTFIX_PLAIN; SOCKS5 $MAILWIRE_PROXY_SOCKS, HTTP $MAILWIRE_PROXY_HTTP_AUTH"
+  step_done "submission $MAILWIRE_POSTFIX_SUBMISSION, smtps $MAILWIRE_POSTFIX_SMTPS, plain $MAILWIRE_POSTFIX_PLAIN; SOCKS5 $MAILWIRE_PROXY_SOCKS, HTTP $MAILWIRE_PROXY_HTTP_AUTH; Redis $MAILWIRE_REDIS_ADDR"
 else
-  step_skip "Postfix and proxies up" "MAILWIRE_NO_POSTFIX=1 (the interoperability tests skip, saying so)"
+  step_skip "Postfix, proxies and Redis up" "MAILWIRE_NO_POSTFIX=1 (the interoperability tests skip, saying so)"
 fi
 
 step "go test -race" "-count=1 ./... of the root module, $go_version"
@@ -212,14 +223,16 @@ GOTOOLCHAIN=$oldest go test -count=1 ./...
 step_done "ran $old_version"
 
 if [ -n "$statedir" ]; then
-  step "Postfix and proxies down"
+  step "Postfix, proxies and Redis down"
   bash scripts/postfix/down.sh "$statedir" >/dev/null 2>&1
   statedir=""
   bash scripts/proxies/down.sh "$proxydir" >/dev/null 2>&1
   proxydir=""
+  bash scripts/redis/down.sh "$redisdir" >/dev/null 2>&1
+  redisdir=""
   step_done
 else
-  step_skip "Postfix and proxies down" "no Postfix was started"
+  step_skip "Postfix, proxies and Redis down" "no Postfix was started"
 fi
 
 # ---- bindings ----------------------------------------------------------------------
