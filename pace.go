@@ -36,15 +36,21 @@ func waitFor(ctx context.Context, l Limiter, n int) error {
 }
 
 // throttled tells whether err is the server asking the client to slow
-// down: a 421 (service closing, often "too many connections"), a 451
-// 4.3.2 (system not accepting messages), or a 4.7.x (policy: a rate
-// limit). It is a reply to a command, not a failure of the network.
+// down: a 4.7.x (policy: a rate limit, too many connections), a 4.3.2
+// (system not accepting messages), or a 421 that says nothing more. A 421
+// with another enhanced code (4.4.2 idle timeout, a connection retired
+// after so many messages) is the end of a connection, not a request to
+// slow down: a Pool reconnects without waiting.
 func throttled(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) || e.Code/100 != 4 {
 		return false
 	}
-	return e.Code == 421 || e.Code == 451 && e.Enhanced == EnhancedCode{4, 3, 2} || e.Enhanced[0] == 4 && e.Enhanced[1] == 7
+	switch {
+	case e.Enhanced[0] == 4 && e.Enhanced[1] == 7, e.Enhanced == EnhancedCode{4, 3, 2}:
+		return true
+	}
+	return e.Code == 421 && e.Enhanced == EnhancedCode{}
 }
 
 // Backoff bounds: the first wait after a throttling reply, and the longest.

@@ -161,6 +161,9 @@ func TestThrottled(t *testing.T) {
 		want bool
 	}{
 		{&Error{Reply: Reply{Code: 421}}, true},
+		{&Error{Reply: Reply{Code: 421, Enhanced: EnhancedCode{4, 7, 0}}}, true},
+		{&Error{Reply: Reply{Code: 421, Enhanced: EnhancedCode{4, 4, 2}}}, false},
+		{&Error{Reply: Reply{Code: 421, Enhanced: EnhancedCode{4, 3, 0}}}, false},
 		{&Error{Reply: Reply{Code: 451, Enhanced: EnhancedCode{4, 3, 2}}}, true},
 		{&Error{Reply: Reply{Code: 450, Enhanced: EnhancedCode{4, 7, 1}}}, true},
 		{&Error{Reply: Reply{Code: 451, Enhanced: EnhancedCode{4, 3, 0}}}, false},

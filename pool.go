@@ -46,7 +46,7 @@ type PoolOptions struct {
 	// Nil: no pacing.
 	MessageRate, RecipientRate Limiter
 	// MaxThrottleRetries is how many times a Send the server throttled
-	// (421, 451 4.3.2, 4.7.x) is tried again, after the Pool's backoff,
+	// (4.7.x, 4.3.2, or a bare 421) is tried again, after the Pool's backoff,
 	// when the facts prove nothing was delivered: MAIL refused, or every
 	// recipient refused, or a 421 before any content went out; and the
 	// message can be read again. 0: none. However many, a throttling
