@@ -6,6 +6,7 @@ require (
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 	github.com/emersion/go-smtp v0.25.1
 	github.com/mailwire/smtp v0.0.0-00010101000000-000000000000
+	golang.org/x/time v0.16.0
 )
 
 require (

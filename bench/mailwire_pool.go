@@ -11,6 +11,7 @@ import (
 	"io"
 
 	smtp "github.com/mailwire/smtp"
+	"golang.org/x/time/rate"
 )
 
 func init() {
@@ -18,6 +19,13 @@ func init() {
 		p, err := smtp.NewPool(o.addr, mailwireOptions(o), &smtp.PoolOptions{MaxConns: maxConns})
 		if err != nil {
 			panic(err) // the bench's own options: a mistake here is the bench's bug
+		}
+		return &mailwirePool{p}
+	}
+	newLimitedMailwirePool = func(o dialOptions, maxConns int, l *rate.Limiter) pool {
+		p, err := smtp.NewPool(o.addr, mailwireOptions(o), &smtp.PoolOptions{MaxConns: maxConns, MessageRate: l, MaxThrottleRetries: volumeRetries})
+		if err != nil {
+			panic(err)
 		}
 		return &mailwirePool{p}
 	}

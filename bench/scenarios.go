@@ -40,13 +40,14 @@ type config struct {
 	streamSize    int64         // (f), bytes
 	poolCPUMsgs   int           // (g), per measure
 	limitRounds   int           // (f) and (g): mailwire and the limit take turns, the median is kept
+	volumeMsgs    int           // (i)
 }
 
 var (
 	fullConfig = config{loopbackMsgs: 1000, latencyMsgs: 50, bigSize: 50e6, handshakeReps: 3, rounds: 3,
-		poolTime: 2 * time.Second, poolMsgs: 1000, streamSize: 50 << 20, poolCPUMsgs: 10000, limitRounds: 5}
+		poolTime: 2 * time.Second, poolMsgs: 1000, streamSize: 50 << 20, poolCPUMsgs: 10000, limitRounds: 5, volumeMsgs: 10000}
 	quickConfig = config{loopbackMsgs: 200, latencyMsgs: 10, bigSize: 10e6, handshakeReps: 1, rounds: 1,
-		poolTime: 500 * time.Millisecond, poolMsgs: 250, streamSize: 10 << 20, poolCPUMsgs: 1000, limitRounds: 1}
+		poolTime: 500 * time.Millisecond, poolMsgs: 250, streamSize: 10 << 20, poolCPUMsgs: 1000, limitRounds: 1, volumeMsgs: 1000}
 )
 
 // bench is one run: the sink, the sizes, and what the run noticed.

@@ -44,6 +44,8 @@ type sinkInfo struct {
 	Chunking   string `json:"chunking"`    // go-smtp as it comes: offers CHUNKING
 	NoChunking string `json:"no_chunking"` // the same, with CHUNKING hidden
 	CertPEM    string `json:"cert_pem"`    // the server's self-signed certificate
+	Limited    string `json:"limited"`     // scenario (i)'s server with limits (volume.go)
+	Stats      string `json:"stats"`       // its counts, as JSON, to each connection
 }
 
 // roots is a pool that trusts the sink's certificate.
@@ -159,12 +161,20 @@ func listenSink() (sinkInfo, func(), error) {
 	}
 	go noChunking.Serve(filterListener{Listener: lnNoChunking, tlsConf: tlsConf})
 
+	limited, stats, stopLimited, err := listenVolume()
+	if err != nil {
+		chunking.Close()
+		noChunking.Close()
+		return sinkInfo{}, nil, err
+	}
 	info := sinkInfo{
 		Chunking:   lnChunking.Addr().String(),
 		NoChunking: lnNoChunking.Addr().String(),
 		CertPEM:    string(certPEM),
+		Limited:    limited,
+		Stats:      stats,
 	}
-	return info, func() { chunking.Close(); noChunking.Close() }, nil
+	return info, func() { chunking.Close(); noChunking.Close(); stopLimited() }, nil
 }
 
 // newSinkServer configures go-smtp's server: PIPELINING, 8BITMIME and
