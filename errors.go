@@ -73,8 +73,13 @@ type RecipientError struct {
 	Err  *Error
 }
 
-// Error names the recipient and the server's reply.
+// Error names the recipient and the server's reply: "smtp: RCPT
+// TO:<a@b>: 550 ...", or over LMTP, for a refusal after the message,
+// "smtp: end of data for <a@b>: 552 ...".
 func (e *RecipientError) Error() string {
+	if e.Err.Command != "" && e.Err.Command != "RCPT TO" {
+		return fmt.Sprintf("smtp: %s for <%s>: %s", e.Err.Command, e.Addr, strings.TrimPrefix(e.Err.Error(), "smtp: "+e.Err.Command+": "))
+	}
 	return fmt.Sprintf("smtp: RCPT TO:<%s>: %s", e.Addr, strings.TrimPrefix(e.Err.Error(), "smtp: RCPT TO: "))
 }
 
@@ -101,8 +106,8 @@ func (e *PartialSendError) Error() string {
 func (e *PartialSendError) Unwrap() error { return e.Err }
 
 // RecipientsError is returned by Send when the server refused every
-// recipient: no message content was sent (over LMTP, it may have been, and
-// refused for each recipient after it). Unwrap lists each refusal, in
+// recipient: nothing was delivered (see Send for when the content went
+// out anyway; over LMTP, each recipient may have refused it after it). Unwrap lists each refusal, in
 // envelope order, as a *RecipientError.
 type RecipientsError struct {
 	Rejected []*RecipientError

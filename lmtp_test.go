@@ -109,3 +109,18 @@ func TestLMTPConnectionLostBetweenReplies(t *testing.T) {
 		t.Errorf("Send: %v, want ErrDeliveryUnknown", err)
 	}
 }
+
+func TestRecipientErrorText(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		e    *RecipientError
+		want string
+	}{
+		{&RecipientError{Addr: "a@x", Err: &Error{Command: "RCPT TO", Reply: Reply{Code: 550, Enhanced: EnhancedCode{5, 1, 1}, Message: "no"}}}, "smtp: RCPT TO:<a@x>: 550 5.1.1 no (bad destination mailbox address)"},
+		{&RecipientError{Addr: "a@x", Err: &Error{Command: "end of data", Reply: Reply{Code: 552, Enhanced: EnhancedCode{5, 2, 2}, Message: "full"}}}, "smtp: end of data for <a@x>: 552 5.2.2 full (mailbox full)"},
+	} {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}

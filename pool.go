@@ -198,7 +198,7 @@ func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Receipt
 			p.backoff.success()
 		} else if throttled(err) {
 			wait := p.backoff.throttle(time.Now())
-			c.emit(Event{Kind: EventThrottled, Line: fmt.Sprintf("the server throttles: every sender of the pool waits %v", wait.Round(time.Millisecond)), Err: err})
+			c.emitInCall(ctx, Event{Kind: EventThrottled, Line: fmt.Sprintf("the server throttles: every sender of the pool waits %v", wait.Round(time.Millisecond)), Err: err})
 			if retries < p.popts.MaxThrottleRetries && c.tx.throttleRetrySafe(err, start) {
 				p.giveBack(c)
 				continue
@@ -286,7 +286,7 @@ func (p *Pool) take(ctx context.Context) (*Client, bool, error) {
 			continue
 		}
 		c.lastIO = time.Now() // looked at just now: Send need not look again
-		c.emit(Event{Kind: EventReused})
+		c.emitInCall(ctx, Event{Kind: EventReused})
 		if idle > p.popts.HealthCheckAfter {
 			if err := c.Noop(ctx); err != nil {
 				c.Close()

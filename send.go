@@ -84,8 +84,10 @@ type Transaction struct {
 // a refusal in Receipt.Rejected (a 452: send again to those).
 //
 // Recipients the server refuses are listed in Receipt.Rejected and the
-// message goes to the others. When it refuses them all, no content is sent
-// and the error is a *RecipientsError. A refused MAIL, DATA or end of data
+// message goes to the others. When it refuses them all, nothing is
+// delivered and the error is a *RecipientsError (the content is not sent,
+// but with CHUNKING and PIPELINING a small message of known size goes in
+// the same flight as the envelope, and the server throws it away). A refused MAIL, DATA or end of data
 // is an *Error. ErrDeliveryUnknown reports a connection lost while waiting
 // for the reply to the end of data. After a failed transaction the
 // connection is reset (RSET) and ready for the next Send.

@@ -136,6 +136,11 @@ func WithTrace(ctx context.Context, t *Trace) context.Context {
 	return context.WithValue(ctx, traceKey{}, t)
 }
 
+// ContextTrace returns the Trace WithTrace gave ctx, or nil: for a
+// package that adds a trace of its own to a call (ComposeTrace) without
+// hiding the caller's.
+func ContextTrace(ctx context.Context) *Trace { return traceFrom(ctx) }
+
 func traceFrom(ctx context.Context) *Trace {
 	t, _ := ctx.Value(traceKey{}).(*Trace)
 	return t
@@ -151,6 +156,16 @@ func (c *Client) useCallTrace(t *Trace) {
 
 // endCallTrace goes back to Options.Trace alone.
 func (c *Client) endCallTrace() { c.trace = c.opts.Trace }
+
+// emitInCall reports ev of the call whose context is ctx: to the call's
+// trace too, when it has one (a Pool's events around a Send).
+func (c *Client) emitInCall(ctx context.Context, ev Event) {
+	if t := traceFrom(ctx); t != nil {
+		c.useCallTrace(t)
+		defer c.endCallTrace()
+	}
+	c.emit(ev)
+}
 
 // ComposeTrace returns a new Trace that hands each event to each of
 // traces in turn (nil ones are skipped), e.g. an smtplog.Log and a
