@@ -33,6 +33,7 @@ plan=(
   "Postfix, proxies and Redis up"
   "go test -race"
   "examples: go vet, go test -race"
+  "smtpotel: go vet, go test -race"
   "oldest Go: go build, go test"
   "Postfix, proxies and Redis down"
   "bindings: C (ASan, valgrind where it can run Go), Python"
@@ -111,10 +112,10 @@ oldest=go$(go list -m -f '{{.GoVersion}}')
 case "$oldest" in go*.*.*) ;; *) oldest=$oldest.0 ;; esac
 step_done "$go_version (GOTOOLCHAIN=${GOTOOLCHAIN:-}; go.mod: go ${oldest#go}, toolchain ${toolchain:-none})"
 
-# Every module of the tree: bench/ and examples/ have go.mod files of their
-# own (they use the library through a replace directive).
+# Every module of the tree: bench/, examples/ and smtpotel/ have go.mod
+# files of their own (they use the library through a replace directive).
 modules=(.)
-for m in bench examples; do
+for m in bench examples smtpotel; do
   [ -f "$m/go.mod" ] && modules+=("$m")
 done
 
@@ -205,6 +206,14 @@ if [ -f examples/go.mod ]; then
   step_done
 else
   step_skip "examples: go vet, go test -race" "there is no examples/go.mod"
+fi
+
+if [ -f smtpotel/go.mod ]; then
+  step "smtpotel: go vet, go test -race" "-count=1 ./... in smtpotel/, $go_version"
+  (cd smtpotel && go vet ./... && go test -race -count=1 ./...)
+  step_done
+else
+  step_skip "smtpotel: go vet, go test -race" "there is no smtpotel/go.mod"
 fi
 
 # The oldest Go release go.mod allows, fetched as the golang.org/toolchain
