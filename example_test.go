@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/emersion/go-message/mail"
+
 	"github.com/mailwire/smtp"
 	"github.com/mailwire/smtp/smtptest"
 )
@@ -169,4 +171,37 @@ func ExamplePool() {
 	pool.Close()
 	fmt.Println(len(srv.Messages()), "messages;", srv.Connections() <= 2, "that at most 2 connections carried them")
 	// Output: 10 messages; true that at most 2 connections carried them
+}
+
+// A message composed with a text body, an HTML alternative and an
+// attachment, streamed into the send; the Bcc recipient gets it without
+// being named in it.
+func ExampleClient_SendComposed() {
+	srv := smtptest.NewServer(&smtptest.Config{TLS: smtptest.StartTLS})
+	defer srv.Close()
+	c, err := smtp.Dial(context.Background(), srv.Addr(), &smtp.Options{TLSConfig: srv.ClientTLSConfig()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Quit(context.Background())
+
+	m := &smtp.Message{
+		From:        &mail.Address{Name: "Alice", Address: "alice@example.com"},
+		To:          []*mail.Address{{Name: "Bob", Address: "bob@example.com"}},
+		Bcc:         []*mail.Address{{Address: "archive@example.com"}},
+		Subject:     "Quarterly report",
+		Text:        "The report is attached.",
+		HTML:        "<p>The report is <b>attached</b>.</p>",
+		Attachments: []smtp.Part{{Filename: "report.csv", Body: strings.NewReader("quarter,total\nQ3,42\n")}},
+	}
+	r, err := c.SendComposed(context.Background(), m)
+	if err != nil {
+		log.Fatal(err)
+	}
+	got := srv.Messages()[0]
+	fmt.Println(r.Accepted)
+	fmt.Println(got.Header.Get("Subject"), "| Bcc in the content:", strings.Contains(string(got.Raw), "archive@"))
+	// Output:
+	// [bob@example.com archive@example.com]
+	// Quarterly report | Bcc in the content: false
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-sasl"
 	"github.com/xdg-go/scram"
 )
@@ -71,18 +72,37 @@ func uniqueMessage(t *testing.T, body string) (id, msg string) {
 // and returns it.
 func (p *postfixEnv) delivered(t *testing.T, id, rcpt string) []byte {
 	t.Helper()
+	return p.deliveredWith(t, []byte("Message-ID: "+id), rcpt)
+}
+
+// postfixSubmission dials the submission port with STARTTLS and AUTH.
+func postfixSubmission(t *testing.T) *Client {
+	t.Helper()
+	pf := postfix(t)
+	opts := pf.opts(StartTLS)
+	opts.Auth = PasswordAuth(pf.user, pf.pass)
+	c, err := Dial(bg, pf.submission, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// deliveredWith waits for the maildir file for rcpt that holds marker.
+func (p *postfixEnv) deliveredWith(t *testing.T, marker []byte, rcpt string) []byte {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		files, _ := filepath.Glob(filepath.Join(p.maildir, "new", "*"))
 		for _, f := range files {
 			data, err := os.ReadFile(f)
-			if err == nil && bytes.Contains(data, []byte("Message-ID: "+id)) && bytes.Contains(data, []byte("Delivered-To: "+rcpt+"\n")) {
+			if err == nil && bytes.Contains(data, marker) && bytes.Contains(data, []byte("Delivered-To: "+rcpt+"\n")) {
 				return data
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("message %s for %s not delivered within 20 s", id, rcpt)
+	t.Fatalf("no message with %q for %s within 20 s", marker, rcpt)
 	return nil
 }
 
@@ -388,12 +408,7 @@ func TestPostfixSecondConnectionReusesNothing(t *testing.T) {
 
 func TestPostfixExtensions(t *testing.T) {
 	pf := postfix(t)
-	opts := pf.opts(StartTLS)
-	opts.Auth = PasswordAuth(pf.user, pf.pass)
-	c, err := Dial(bg, pf.submission, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := postfixSubmission(t)
 	defer c.Quit(bg)
 	for _, ext := range []string{"PIPELINING", "CHUNKING", "DSN", "SMTPUTF8", "8BITMIME", "ENHANCEDSTATUSCODES", "AUTH"} {
 		if ok, _ := c.Extension(ext); !ok {
@@ -528,4 +543,60 @@ func TestDovecotLMTP(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// A composed message with a 7 MiB attachment (base64 makes it 9.5 MB, under
+// the test Postfix's 10 MiB), streamed from a reader that computes its
+// bytes, reaches the maildir whole: the attachment decodes to the same
+// bytes, Bcc is in the envelope and not in the content.
+func TestPostfixComposedAttachment(t *testing.T) {
+	pf := postfix(t)
+	c := postfixSubmission(t)
+	defer c.Quit(bg)
+	const size = 7 << 20
+	id := fmt.Sprintf("composed.%d@mailwire.test", time.Now().UnixNano())
+	m := &Message{From: &mail.Address{Name: "Ann Échec", Address: "alice@mailwire.test"},
+		To: []*mail.Address{{Name: "Bob", Address: "bob@mailwire.test"}}, Bcc: []*mail.Address{{Address: "carol@mailwire.test"}},
+		Subject: "Grüße: the report", MessageID: id, Text: "The report is attached.\n",
+		Attachments: []Part{{Filename: "report.bin", Body: io.NewSectionReader(patternReaderAt{}, 0, size)}}}
+	if _, err := c.SendComposed(bg, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, rcpt := range []string{"bob@mailwire.test", "carol@mailwire.test"} {
+		data := pf.deliveredWith(t, []byte(id), rcpt) // go-message writes "Message-Id"
+		if bytes.Contains(data, []byte("carol@mailwire.test>")) && !bytes.Contains(data, []byte("Delivered-To: carol")) || bytes.Contains(data, []byte("Bcc:")) {
+			t.Errorf("%s: Bcc shows in the content", rcpt)
+		}
+		r, err := mail.CreateReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			p, err := r.NextPart()
+			if err != nil {
+				t.Fatalf("%s: no attachment: %v", rcpt, err)
+			}
+			if _, ok := p.Header.(*mail.AttachmentHeader); !ok {
+				continue
+			}
+			got, _ := io.ReadAll(p.Body)
+			want, _ := io.ReadAll(io.NewSectionReader(patternReaderAt{}, 0, size))
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s: the attachment differs (%d bytes, want %d)", rcpt, len(got), size)
+			}
+			break
+		}
+	}
+}
+
+// patternReaderAt computes its bytes from their offset: a file of any size
+// without memory.
+type patternReaderAt struct{}
+
+func (patternReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	for i := range p {
+		x := uint64(off) + uint64(i)
+		p[i] = byte(x*2654435761>>13 ^ x)
+	}
+	return len(p), nil
 }
