@@ -73,6 +73,8 @@ type Options struct {
 	// for a source address or a test listener. With Proxy, it opens the
 	// connection to the proxy.
 	Dialer Dialer
+	// DKIM, when set, signs every message sent (see DKIM).
+	DKIM *DKIM
 	// LMTP speaks LMTP (RFC 2033), the protocol of local delivery agents
 	// (Dovecot, Cyrus), instead of SMTP: LHLO instead of EHLO, and after
 	// the message one reply for each accepted recipient, which Send files
@@ -265,6 +267,11 @@ func (opts *Options) normalize() (Options, error) {
 	}
 	if o.Timeout < 0 {
 		return o, errInput("negative Options.Timeout %v", o.Timeout)
+	}
+	if o.DKIM != nil {
+		if err := o.DKIM.check(); err != nil {
+			return o, err
+		}
 	}
 	return o, nil
 }

@@ -562,8 +562,47 @@ func TestPostfixComposedAttachment(t *testing.T) {
 	if _, err := c.SendComposed(bg, m); err != nil {
 		t.Fatal(err)
 	}
+	checkComposedDelivery(t, pf, id, size, nil)
+}
+
+// A composed message with the same 7 MiB attachment, DKIM-signed by the
+// client (RSA-SHA256, relaxed/relaxed) and spooled to a temporary file
+// while signed: what Postfix stored in the maildir verifies with
+// go-msgauth's own verifier.
+func TestPostfixComposedDKIM(t *testing.T) {
+	pf := postfix(t)
+	opts := pf.opts(StartTLS)
+	opts.Auth = PasswordAuth(pf.user, pf.pass)
+	opts.DKIM = &DKIM{Domain: "example.com", Selector: "mw", Key: testRSAKey, SpoolDir: t.TempDir()}
+	c, err := Dial(bg, pf.submission, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit(bg)
+	const size = 7 << 20
+	id := fmt.Sprintf("signed.%d@mailwire.test", time.Now().UnixNano())
+	m := &Message{From: &mail.Address{Name: "Ann Échec", Address: "alice@mailwire.test"},
+		To: []*mail.Address{{Name: "Bob", Address: "bob@mailwire.test"}}, Bcc: []*mail.Address{{Address: "carol@mailwire.test"}},
+		Subject: "Grüße: signed", MessageID: id, Text: "The report is attached, signed.\n",
+		Attachments: []Part{{Filename: "report.bin", Body: io.NewSectionReader(patternReaderAt{}, 0, size)}}}
+	if _, err := c.SendComposed(bg, m); err != nil {
+		t.Fatal(err)
+	}
+	checkComposedDelivery(t, pf, id, size, func(t *testing.T, data []byte) {
+		// The maildir stores LF line endings; the message went with CRLF.
+		verifyDKIM(t, bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n")), testRSAKey)
+	})
+}
+
+// checkComposedDelivery checks both recipients got the message with the
+// attachment whole and no Bcc, and runs check on each delivered file.
+func checkComposedDelivery(t *testing.T, pf *postfixEnv, id string, size int64, check func(*testing.T, []byte)) {
+	t.Helper()
 	for _, rcpt := range []string{"bob@mailwire.test", "carol@mailwire.test"} {
 		data := pf.deliveredWith(t, []byte(id), rcpt) // go-message writes "Message-Id"
+		if check != nil {
+			check(t, data)
+		}
 		if bytes.Contains(data, []byte("carol@mailwire.test>")) && !bytes.Contains(data, []byte("Delivered-To: carol")) || bytes.Contains(data, []byte("Bcc:")) {
 			t.Errorf("%s: Bcc shows in the content", rcpt)
 		}

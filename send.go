@@ -99,6 +99,14 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Recei
 		c.useCallTrace(t)
 		defer c.endCallTrace()
 	}
+	if c.opts.DKIM != nil {
+		signed, release, err := c.signDKIM(msg)
+		defer release()
+		if err != nil {
+			return nil, err
+		}
+		msg = signed
+	}
 	c.tx.earlier = 0
 	if len(env.To) == 1 { // the common case: one transaction, nothing to split
 		return c.transact(ctx, env, msg)
