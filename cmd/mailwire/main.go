@@ -7,6 +7,7 @@
 //	mailwire shell HOST[:PORT]                   type SMTP commands, with TLS and AUTH done for you
 //	mailwire explain [FILE|-]                    explain a curl -v, openssl s_client or mailwire log
 //	mailwire auth-string plain|login|cram-md5 USER   the base64 strings of AUTH PLAIN, LOGIN and CRAM-MD5
+//	mailwire dkim keygen|record                  a DKIM key, and the DNS TXT record that publishes it
 //	mailwire demo [--explain]                    a whole session against a built-in server
 //
 // probe, send and shell name the server the same way: HOST[:PORT] as the
@@ -30,12 +31,14 @@ var version = "devel"
 
 // Exit codes, after sysexits.h where one fits.
 const (
-	exitOK       = 0
-	exitFailure  = 1
-	exitUsage    = 2
-	exitDataErr  = 65 // EX_DATAERR: the server refused the message for good
-	exitUnavail  = 69 // EX_UNAVAILABLE: the server refused for good
-	exitTempFail = 75 // EX_TEMPFAIL: try again later
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	exitDataErr = 65 // EX_DATAERR: the server refused the message for good
+	// exitCantCreate is EX_CANTCREAT: an output file cannot be made.
+	exitCantCreate = 73
+	exitUnavail    = 69 // EX_UNAVAILABLE: the server refused for good
+	exitTempFail   = 75 // EX_TEMPFAIL: try again later
 )
 
 // command is a subcommand: it gets its arguments and where to write.
@@ -50,6 +53,7 @@ var commands = map[string]command{
 	"shell":       {"type SMTP commands to a server, with TLS and AUTH handled", withStdin(runShell)},
 	"explain":     {"explain a curl -v, openssl s_client, gnutls-cli or mailwire log", withStdin(runExplain)},
 	"auth-string": {"print the base64 strings of AUTH PLAIN, LOGIN or CRAM-MD5 for a user", withStdin(runAuthString)},
+	"dkim":        {"make a DKIM key and print the DNS record that publishes it", runDKIM},
 	"demo":        {"run a whole SMTP session against a built-in server, traced", runDemo},
 }
 
@@ -93,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mailwire <command> [flags]")
 	fmt.Fprintln(w, "\ncommands:")
-	for _, name := range []string{"probe", "send", "shell", "explain", "auth-string", "demo"} {
+	for _, name := range []string{"probe", "send", "shell", "explain", "auth-string", "dkim", "demo"} {
 		fmt.Fprintf(w, "  %-12s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'mailwire <command> -h' for a command's flags.")

@@ -88,6 +88,7 @@ per line; the message still went to the others.`,
 
 type sendFlags struct {
 	connFlags
+	dkim                                   dkimFlags
 	from, subject, body, bodyFile, message string
 	to, cc, bcc, attach, headers           stringList
 	user, passEnv, passFile, quitAfter     string
@@ -110,6 +111,10 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	opts, code := f.options("send", addr, stderr)
 	if opts == nil {
 		return code
+	}
+	if opts.DKIM, err = f.dkim.options(); err != nil {
+		fmt.Fprintln(stderr, "mailwire send:", err)
+		return exitNoInput
 	}
 	if code := f.session(opts, step, stdin, stderr); code != exitOK {
 		return code
@@ -153,6 +158,7 @@ func (f *sendFlags) session(opts *smtp.Options, step quitStep, stdin io.Reader, 
 }
 
 func (f *sendFlags) register(fs *flag.FlagSet) {
+	f.dkim.register(fs)
 	fs.StringVar(&f.from, "from", "", "the sender `address`, for the envelope and the From header")
 	fs.Var(&f.to, "to", "a recipient `address` (repeatable, or comma-separated)")
 	fs.Var(&f.cc, "cc", "a recipient `address` shown in the Cc header (repeatable)")
