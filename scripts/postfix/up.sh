@@ -48,6 +48,7 @@ SASL_USER=alice
 SASL_PASS=s3cret-P4ss
 SIZE_LIMIT=10485760             # 10 MiB
 RCPT_LIMIT=100                  # recipients per transaction
+SMTPS_SIZE_LIMIT=83886080       # 80 MiB on the implicit-TLS port: room for a 50 MiB message
 # The uid/gid that owns delivered mail. virtual(8) refuses uids < 100 (so not
 # root); "nobody"/"nogroup" exists on every Debian system. Override if the
 # tests run as some other user that must read the Maildir.
@@ -109,6 +110,8 @@ install_packages() {
 	[[ -x /usr/sbin/postfix ]] || pkgs+=(postfix)
 	[[ -x /usr/sbin/dovecot ]] || pkgs+=(dovecot-core)
 	[[ -x /usr/lib/dovecot/lmtp ]] || pkgs+=(dovecot-lmtpd)
+	# opendkim-testmsg: the tests' second, independent DKIM verifier.
+	[[ -x /usr/sbin/opendkim-testmsg ]] || pkgs+=(opendkim-tools)
 	command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
 	((${#pkgs[@]})) || return 0
 	local p
@@ -447,7 +450,9 @@ relay_transport = virtual
 # --- SMTP server features ------------------------------------------------------
 # EHLO advertises PIPELINING, SIZE, VRFY, ETRN, STARTTLS (where TLS is on),
 # AUTH (where allowed), ENHANCEDSTATUSCODES, 8BITMIME, DSN, SMTPUTF8, CHUNKING.
-message_size_limit = $SIZE_LIMIT
+# cleanup(8) takes up to SMTPS_SIZE_LIMIT (the implicit-TLS port's limit);
+# submission and the plain port say, and enforce, SIZE_LIMIT (master.cf).
+message_size_limit = $SMTPS_SIZE_LIMIT
 # 100 recipients per transaction (default 1000), without LIMITS (Postfix
 # 3.7 has none): the 101st RCPT gets "452 4.5.3 Error: too many recipients".
 smtpd_recipient_limit = $RCPT_LIMIT
@@ -500,6 +505,7 @@ write_config "$PF_ETC/master.cf" PF_CHANGED <<EOF
   -o syslog_name=postfix-mailwire/submission
   -o smtpd_tls_security_level=may
   -o smtpd_tls_auth_only=yes
+  -o message_size_limit=$SIZE_LIMIT
   -o smtpd_sasl_auth_enable=yes
 
 # Implicit TLS ("smtps"/submissions): TLS handshake first, then SMTP + AUTH.
@@ -514,6 +520,7 @@ write_config "$PF_ETC/master.cf" PF_CHANGED <<EOF
   -o syslog_name=postfix-mailwire/plain
   -o smtpd_tls_security_level=none
   -o smtpd_tls_auth_only=no
+  -o message_size_limit=$SIZE_LIMIT
   -o smtpd_sasl_auth_enable=yes
 
 pickup    unix  n       -       n       60      1       pickup
@@ -703,6 +710,7 @@ MAILWIRE_POSTFIX_REJECT=reject@$DOMAIN
 MAILWIRE_POSTFIX_TEMPFAIL=tempfail@$DOMAIN
 MAILWIRE_POSTFIX_SIZE_LIMIT=$SIZE_LIMIT
 MAILWIRE_POSTFIX_RCPT_LIMIT=$RCPT_LIMIT
+MAILWIRE_POSTFIX_SMTPS_SIZE_LIMIT=$SMTPS_SIZE_LIMIT
 MAILWIRE_POSTFIX_USER=$SASL_USER
 MAILWIRE_POSTFIX_PASS=$SASL_PASS
 MAILWIRE_POSTFIX_LOG=$PF_LOG
