@@ -139,20 +139,20 @@ func (d *DKIM) rereadable(msg io.Reader) (io.ReadSeeker, func(), error) {
 	if limit <= 0 {
 		limit = defaultSpoolThreshold
 	}
-	var mem bytes.Buffer
-	n, err := io.CopyN(&mem, msg, limit+1)
-	if err != nil && !errors.Is(err, io.EOF) {
+	mem := make([]byte, limit+1) // one allocation of the threshold, not a doubling buffer
+	n, err := io.ReadFull(msg, mem)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, func() {}, fmt.Errorf("smtp: reading the message to sign it: %w", err)
 	}
-	if n <= limit {
-		return bytes.NewReader(mem.Bytes()), func() {}, nil
+	if int64(n) <= limit {
+		return bytes.NewReader(mem[:n]), func() {}, nil
 	}
 	f, err := os.CreateTemp(d.SpoolDir, "mailwire-dkim-*.eml")
 	if err != nil {
 		return nil, func() {}, fmt.Errorf("smtp: a spool file for DKIM: %w", err)
 	}
 	release := func() { f.Close(); os.Remove(f.Name()) }
-	if _, err := f.Write(mem.Bytes()); err != nil {
+	if _, err := f.Write(mem[:n]); err != nil {
 		return nil, release, err
 	}
 	if _, err := io.Copy(f, msg); err != nil {

@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -638,4 +640,78 @@ func (patternReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		p[i] = byte(x*2654435761>>13 ^ x)
 	}
 	return len(p), nil
+}
+
+// A 50 MiB message with an attachment, composed, DKIM-signed and sent to
+// Postfix's implicit-TLS port (which takes 80 MiB): the attachment arrives
+// byte for byte, and the maildir's exact bytes verify with go-msgauth and
+// with OpenDKIM's opendkim-testmsg. The peak heap in use of the sending is
+// logged (a figure, not a test: memory targets live in benchmarks).
+func TestPostfixComposed50MiBSigned(t *testing.T) {
+	pf := postfix(t)
+	if os.Getenv("MAILWIRE_POSTFIX_SMTPS_SIZE_LIMIT") == "" {
+		t.Fatal("MAILWIRE_POSTFIX_SMTPS_SIZE_LIMIT is not set: an old up.sh?")
+	}
+	opts := pf.opts(ImplicitTLS)
+	opts.Auth = PasswordAuth(pf.user, pf.pass)
+	opts.DKIM = &DKIM{Domain: "example.com", Selector: "mw", Key: testRSAKey, SpoolDir: t.TempDir()}
+	opts.Timeout = time.Minute
+	c, err := Dial(bg, pf.smtps, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit(bg)
+	const size = 37 << 20 // 50.6 MiB once in base64 lines
+	id := fmt.Sprintf("big.%d@mailwire.test", time.Now().UnixNano())
+	m := &Message{From: &mail.Address{Name: "Ann", Address: "alice@mailwire.test"},
+		To: []*mail.Address{{Address: "bob@mailwire.test"}}, Bcc: []*mail.Address{{Address: "carol@mailwire.test"}},
+		Subject: "50 MiB, signed", MessageID: id, Date: time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC), Text: "A big one.\n",
+		Attachments: []Part{{Filename: "big.bin", Body: io.NewSectionReader(patternReaderAt{}, 0, size)}}}
+	runtime.GC()
+	peak := sampleHeapPeak()
+	r, err := c.SendComposed(bg, m)
+	heap := peak()
+	if err != nil {
+		t.Fatal(err)
+	}
+	record, _ := DKIMRecord(testRSAKey)
+	checkComposedDelivery(t, pf, id, size, func(t *testing.T, data []byte) {
+		t.Logf("delivered %.1f MiB; peak heap in use while composing, signing and sending it: %.2f MiB (%s)",
+			float64(len(data))/(1<<20), float64(heap)/(1<<20), r.Reply.Message)
+		verifyDKIM(t, bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n")), testRSAKey)
+		if out, err := opendkimVerify(t, data, "mw._domainkey.example.com", record); err != nil {
+			t.Errorf("opendkim-testmsg: %v: %s", err, out)
+		}
+		tampered := bytes.Replace(data, []byte("A big one."), []byte("A bog one."), 1)
+		if _, err := opendkimVerify(t, tampered, "mw._domainkey.example.com", record); err == nil {
+			t.Error("opendkim-testmsg verified a tampered message: it does not check")
+		}
+	})
+}
+
+// sampleHeapPeak samples the heap in use (MemStats.HeapInuse, from
+// runtime/metrics without stopping the world) every millisecond until the
+// function it returns is called, which returns the peak.
+func sampleHeapPeak() func() uint64 {
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(samples)
+			if v := samples[0].Value.Uint64() + samples[1].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 { close(stop); <-done; return peak.Load() }
 }
