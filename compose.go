@@ -378,7 +378,7 @@ func sendComposed(m *Message, send func(io.Reader) (*Receipt, error)) (*Receipt,
 	if _, err := fixed.header(); err != nil { // refuse bad input before a byte is sent
 		return nil, err
 	}
-	size, sized := fixed.size()
+	size, exact, sized := fixed.size()
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
@@ -388,7 +388,7 @@ func sendComposed(m *Message, send func(io.Reader) (*Receipt, error)) (*Receipt,
 	}()
 	var r io.Reader = pr
 	if sized {
-		r = &sizedReader{Reader: pr, size: size}
+		r = &composedReader{Reader: pr, size: size, exact: exact}
 	}
 	rec, err := send(r)
 	pr.CloseWithError(errors.New("smtp: the send is over")) // ends the writer if the send stopped early
@@ -397,25 +397,67 @@ func sendComposed(m *Message, send func(io.Reader) (*Receipt, error)) (*Receipt,
 }
 
 // size writes the message to nowhere to count it, when every part's Body
-// can be sought back to where it is; it reports false otherwise. The
-// boundaries go-message draws are random but of one length, so the second
-// writing has the same size.
-func (m *Message) size() (int64, bool) {
+// can be sought back to where it is; sized is false otherwise. exact says
+// the writing was 7-bit with CRLF line endings only: the size is then the
+// size on the wire, and the message can go in one BDAT of that size (a
+// second writing that differed would fail the send, never overrun the
+// chunk). The boundaries go-message draws are random but of one length,
+// so the second writing has the same size.
+func (m *Message) size() (n int64, exact, sized bool) {
 	var starts []messageStart
 	for _, list := range [][]Part{m.Inline, m.Attachments} {
 		for _, p := range list {
 			st := startOf(p.Body)
 			if st.s == nil {
-				return 0, false
+				return 0, false, false
 			}
 			starts = append(starts, st)
 		}
 	}
-	n, err := m.WriteTo(io.Discard)
+	var check wireCheck
+	n, err := m.WriteTo(&check)
 	for _, st := range starts {
 		if !st.rewind() {
-			return 0, false
+			return 0, false, false
 		}
 	}
-	return n, err == nil
+	return n, check.clean && !check.pendingCR, err == nil
+}
+
+// composedReader is a composed message as SendComposed hands it to Send:
+// its size, exact on the wire when its first writing said so.
+type composedReader struct {
+	io.Reader
+	size  int64
+	exact bool
+}
+
+func (r *composedReader) Size() int64 { return r.size }
+
+// wireCheck watches a writing for anything the wire would change: an 8-bit
+// byte, a CR or LF that is not part of a CRLF.
+type wireCheck struct {
+	clean, started, pendingCR bool
+}
+
+func (w *wireCheck) Write(p []byte) (int, error) {
+	if !w.started {
+		w.started, w.clean = true, true
+	}
+	if !w.clean {
+		return len(p), nil
+	}
+	if has8bit(p) {
+		w.clean = false
+		return len(p), nil
+	}
+	for _, b := range p {
+		switch {
+		case w.pendingCR && b != '\n', !w.pendingCR && b == '\n':
+			w.clean = false
+			return len(p), nil
+		}
+		w.pendingCR = b == '\r'
+	}
+	return len(p), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -159,6 +160,16 @@ func TestSendComposed(t *testing.T) {
 		_, ps := parts(t, got.Raw)
 		if len(ps) != 2 || ps[1] != "attachment application/octet-stream data.bin: "+big {
 			t.Errorf("send %d: the attachment did not arrive whole", i)
+		}
+		// Its size known, the message goes in one BDAT of exactly that size.
+		var bdats []string
+		for _, cmd := range srv.Commands() {
+			if cmd.Verb == "BDAT" {
+				bdats = append(bdats, cmd.Args)
+			}
+		}
+		if want := fmt.Sprintf("%d LAST", len(got.Raw)); i == 0 && (len(bdats) != 1 || bdats[0] != want) {
+			t.Errorf("BDAT commands %v, want one %q", bdats, want)
 		}
 	}
 	m := &Message{From: addr("", "ann@example.com"), To: []*mail.Address{addr("", "bob@example.com")}, Text: "x",

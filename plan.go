@@ -167,6 +167,11 @@ func (c *Client) scan(msg io.Reader, withWire bool) contentInfo {
 				return contentInfo{}
 			}
 		}
+	case *composedReader:
+		if m.exact { // written once already: 7-bit, CRLF, this many bytes
+			return contentInfo{known: true, sized: true, raw: m.size, wire: m.size}
+		}
+		return contentInfo{raw: m.size, wire: m.size, sized: true}
 	default:
 		if size, ok := messageSize(msg); ok {
 			return contentInfo{raw: size, wire: size, sized: true}
