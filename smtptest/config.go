@@ -165,6 +165,13 @@ type Config struct {
 	// user"}. Other recipients are accepted.
 	RejectRecipients map[string]*Reply
 
+	// MagicRecipients makes some local parts choose their outcome, as mox's
+	// localserve does, so that a test needs no other setting: "tempfail"
+	// (or anything ending "+tempfail", as bob+tempfail@example.com) gets
+	// 451 4.3.0 at RCPT, "permfail" 550 5.1.1, and "timeout" no answer
+	// until ReadTimeout (or Close), then 421 4.4.2.
+	MagicRecipients bool
+
 	// LMTP makes the server speak LMTP (RFC 2033) instead of SMTP: LHLO
 	// instead of EHLO, and after a message one reply for each accepted
 	// recipient, in RCPT order: "250 2.0.0 <rcpt> OK: queued as Q0001",

@@ -32,6 +32,7 @@ type Server struct {
 	wires    map[*wire]struct{}
 	conns    int
 	messages []*Message
+	recorded int // messages recorded since the start: the next queue id
 	commands []Command
 	changed  chan struct{} // closed and replaced when a message is recorded
 }
@@ -41,14 +42,25 @@ type Server struct {
 // Like httptest.NewServer, it panics if it cannot listen (or make its
 // certificates), since a test can do nothing useful then.
 func NewServer(cfg *Config) *Server {
+	s, err := Start(cfg, "127.0.0.1:0")
+	if err != nil {
+		panic("smtptest: " + err.Error())
+	}
+	return s
+}
+
+// Start is NewServer listening on addr ("127.0.0.1:2525"; port 0: any
+// free one), with an error instead of a panic: for a server that is a
+// process of its own (mailwire serve).
+func Start(cfg *Config, addr string) (*Server, error) {
 	set := newSettings(cfg)
 	crt, err := newCerts()
 	if err != nil {
-		panic(fmt.Sprintf("smtptest: making certificates: %v", err))
+		return nil, fmt.Errorf("making certificates: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		panic(fmt.Sprintf("smtptest: failed to listen on a port: %v", err))
+		return nil, fmt.Errorf("listening: %w", err)
 	}
 	s := &Server{
 		cfg:     set,
@@ -88,7 +100,7 @@ func NewServer(cfg *Config) *Server {
 	}()
 	s.wg.Add(1)
 	go s.acceptLoop()
-	return s
+	return s, nil
 }
 
 // Addr returns the address clients dial, "127.0.0.1:port".
@@ -150,6 +162,14 @@ func (s *Server) WaitMessages(ctx context.Context, n int) ([]*Message, error) {
 			return msgs, ctx.Err()
 		}
 	}
+}
+
+// DeleteMessages forgets the messages recorded so far; queue ids go on
+// from where they were.
+func (s *Server) DeleteMessages() {
+	s.mu.Lock()
+	s.messages = nil
+	s.mu.Unlock()
 }
 
 // Commands returns every command line received so far, on all
@@ -253,7 +273,8 @@ func (s *Server) addCommand(c Command) {
 // record files a message, giving it its queue id, and wakes WaitMessages.
 func (s *Server) record(m *Message) {
 	s.mu.Lock()
-	m.ID = fmt.Sprintf("Q%04d", len(s.messages)+1)
+	s.recorded++
+	m.ID = fmt.Sprintf("Q%04d", s.recorded)
 	m.Time = time.Now()
 	s.messages = append(s.messages, m)
 	close(s.changed)

@@ -288,3 +288,33 @@ func dialAny(t *testing.T, s *Server) (*rawClient, reply) {
 	}
 	return dialRaw(t, s)
 }
+
+func TestMagicRecipientsAndDelete(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, &Config{MagicRecipients: true, ReadTimeout: 300 * time.Millisecond})
+	c, _ := dialRaw(t, s)
+	c.expect("EHLO x", 250)
+	c.expect("MAIL FROM:<a@example.com>", 250)
+	c.expect("RCPT TO:<bob+tempfail@example.com>", 451)
+	c.expect("RCPT TO:<permfail@example.com>", 550)
+	c.expect("RCPT TO:<bob@example.com>", 250)
+	c.expect("DATA", 354)
+	c.expect("Subject: x\r\n\r\nhi\r\n.", 250)
+	if n := len(s.Messages()); n != 1 {
+		t.Fatalf("%d messages", n)
+	}
+	s.DeleteMessages()
+	c.expect("MAIL FROM:<a@example.com>", 250)
+	c.expect("RCPT TO:<bob@example.com>", 250)
+	c.expect("DATA", 354)
+	c.expect("Subject: y\r\n\r\nhi\r\n.", 250)
+	if msgs := s.Messages(); len(msgs) != 1 || msgs[0].ID != "Q0002" {
+		t.Errorf("after DeleteMessages: %d messages, the first %q; want 1, Q0002", len(msgs), msgs[0].ID)
+	}
+	c.expect("MAIL FROM:<a@example.com>", 250)
+	start := time.Now()
+	c.expect("RCPT TO:<timeout@example.com>", 421)
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("timeout@ answered after %v, want ReadTimeout", d)
+	}
+}

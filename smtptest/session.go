@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
 )
@@ -84,6 +85,11 @@ func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 	if e := s.srv.cfg.rejectRcpt[strings.ToLower(to)]; e != nil {
 		return e
+	}
+	if s.srv.cfg.MagicRecipients {
+		if e := s.magic(to); e != nil {
+			return e
+		}
 	}
 	o := gosmtp.RcptOptions{}
 	if opts != nil {
@@ -167,4 +173,26 @@ func (s *session) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
 func isQueued(err error) bool {
 	var e *gosmtp.SMTPError
 	return errors.As(err, &e) && e.Code == 250
+}
+
+// magic answers a magic recipient (Config.MagicRecipients): its local part,
+// or the part after its last '+', names the outcome.
+func (s *session) magic(to string) error {
+	local, _, _ := strings.Cut(strings.ToLower(to), "@")
+	if i := strings.LastIndexByte(local, '+'); i >= 0 {
+		local = local[i+1:]
+	}
+	switch local {
+	case "tempfail":
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, as asked (magic recipient)"}
+	case "permfail":
+		return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "Mailbox unavailable, as asked (magic recipient)"}
+	case "timeout":
+		select { // no answer until the client gives up, or the server closes
+		case <-s.srv.done:
+		case <-time.After(s.srv.cfg.ReadTimeout):
+		}
+		return &gosmtp.SMTPError{Code: 421, EnhancedCode: gosmtp.EnhancedCode{4, 4, 2}, Message: "Timed out, as asked (magic recipient)"}
+	}
+	return nil
 }

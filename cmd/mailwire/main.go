@@ -9,6 +9,7 @@
 //	mailwire auth-string plain|login|cram-md5 USER   the base64 strings of AUTH PLAIN, LOGIN and CRAM-MD5
 //	mailwire dkim keygen|record                  a DKIM key, and the DNS TXT record that publishes it
 //	mailwire demo [--explain]                    a whole session against a built-in server
+//	mailwire serve [--listen ADDR] [--http ADDR] the test SMTP server as a process, with an HTTP API
 //
 // probe, send and shell name the server the same way: HOST[:PORT] as the
 // first argument (port 587 when left out), or --server HOST[:PORT]. They
@@ -55,6 +56,7 @@ var commands = map[string]command{
 	"auth-string": {"print the base64 strings of AUTH PLAIN, LOGIN or CRAM-MD5 for a user", withStdin(runAuthString)},
 	"dkim":        {"make a DKIM key and print the DNS record that publishes it", runDKIM},
 	"demo":        {"run a whole SMTP session against a built-in server, traced", runDemo},
+	"serve":       {"run the test SMTP server as a process, with an HTTP API to read the mail", runServe},
 }
 
 // withStdin gives a command that reads its standard input os.Stdin; tests
@@ -97,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mailwire <command> [flags]")
 	fmt.Fprintln(w, "\ncommands:")
-	for _, name := range []string{"probe", "send", "shell", "explain", "auth-string", "dkim", "demo"} {
+	for _, name := range []string{"probe", "send", "shell", "explain", "auth-string", "dkim", "demo", "serve"} {
 		fmt.Fprintf(w, "  %-12s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'mailwire <command> -h' for a command's flags.")

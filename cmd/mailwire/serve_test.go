@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailwire/smtp"
+)
+
+// startServe runs mailwire serve on free ports and returns its SMTP and
+// HTTP addresses; the test's end stops it, and checks it exits 0.
+func startServe(t *testing.T, args ...string) (smtpAddr, httpBase string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- runServe(ctx, append([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...), pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("serve exited %d", code)
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		kind, rest, _ := strings.Cut(sc.Text(), " ")
+		switch kind {
+		case "smtp":
+			smtpAddr, _, _ = strings.Cut(rest, " ")
+		case "http":
+			httpBase = "http://" + rest
+		case "pin":
+			go io.Copy(io.Discard, pr)
+			return smtpAddr, httpBase
+		}
+	}
+	t.Fatal("serve printed no addresses")
+	return
+}
+
+func getJSON(t *testing.T, url string, want int, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %d %s, want %d", url, resp.StatusCode, body, want)
+	}
+	if v != nil {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+	}
+}
+
+// Every endpoint of SERVE_API.md, and a magic recipient, against a
+// message sent over STARTTLS with AUTH.
+func TestServeAPI(t *testing.T) {
+	t.Parallel()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	smtpAddr, base := startServe(t, "--user", "alice:secret", "--ca-out", ca)
+	caPEM, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info map[string]string
+	getJSON(t, base+"/api/server", 200, &info)
+	if info["smtp"] != smtpAddr || info["ca_pem"] != string(caPEM) || !strings.HasPrefix(info["pin"], "sha256//") {
+		t.Errorf("/api/server: %v", info)
+	}
+	// wait, before the message is sent: it answers once it comes.
+	waited := make(chan []messageJSON, 1)
+	go func() {
+		var msgs []messageJSON
+		getJSON(t, base+"/api/wait?count=1&timeout=10s", 200, &msgs)
+		waited <- msgs
+	}()
+	opts := &smtp.Options{TLSConfig: tlsConfigWithCA(t, caPEM), Auth: smtp.PasswordAuth("alice", "secret")}
+	r, err := smtp.SendMail(context.Background(), smtpAddr, opts, &smtp.Envelope{From: "a@example.com", To: []string{"bob@example.com", "carol+tempfail@example.com"}},
+		strings.NewReader("Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nhi\r\n"))
+	if err != nil || len(r.Rejected) != 1 || r.Rejected[0].Err.Code != 451 {
+		t.Fatalf("send: %v %+v", err, r)
+	}
+	msgs := <-waited
+	if len(msgs) != 1 || msgs[0].Subject != "Grüße" || !msgs[0].TLS || msgs[0].AuthUser != "alice" || strings.Join(msgs[0].To, ",") != "bob@example.com" {
+		t.Fatalf("/api/wait: %+v", msgs)
+	}
+	var one messageJSON
+	getJSON(t, base+"/api/messages/"+msgs[0].ID, 200, &one)
+	if one.ID != msgs[0].ID || one.Size == 0 {
+		t.Errorf("/api/messages/{id}: %+v", one)
+	}
+	resp, err := http.Get(base + "/api/messages/" + one.ID + "/raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Content-Type") != "message/rfc822" || !strings.HasSuffix(string(raw), "\r\n\r\nhi\r\n") || len(raw) != one.Size {
+		t.Errorf("/raw: %q", raw)
+	}
+	getJSON(t, base+"/api/messages/Q9999", 404, nil)
+	getJSON(t, base+"/api/messages/Q9999/raw", 404, nil)
+	getJSON(t, base+"/api/wait?count=x&timeout=1s", 400, nil)
+	var timedOut map[string]any
+	getJSON(t, base+"/api/wait?count=2&timeout=100ms", 408, &timedOut)
+	req, _ := http.NewRequest(http.MethodDelete, base+"/api/messages", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("DELETE: %v %v", err, resp)
+	}
+	var none []messageJSON
+	getJSON(t, base+"/api/messages", 200, &none)
+	if len(none) != 0 {
+		t.Errorf("after DELETE: %d messages", len(none))
+	}
+}
+
+func tlsConfigWithCA(t *testing.T, caPEM []byte) *tls.Config {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("no certificate in the CA file")
+	}
+	return &tls.Config{RootCAs: pool}
+}
+
+func TestServeUsage(t *testing.T) {
+	t.Parallel()
+	if code, _, _ := runCLI(t, "serve", "--tls", "ssl3"); code != exitUsage {
+		t.Errorf("--tls ssl3: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "serve", "--user", "nopass"); code != exitUsage {
+		t.Errorf("--user nopass: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "serve", "--listen", "256.0.0.1:1"); code != exitUnavail {
+		t.Errorf("a bad --listen: exit %d", code)
+	}
+}
