@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -68,9 +69,12 @@ func withStdin(f func(ctx context.Context, args []string, stdin io.Reader, stdou
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	// Ctrl-C, and SIGTERM (docker stop, kill, a test harness ending
+	// mailwire serve), end the command's context: it stops cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run dispatches to a subcommand and returns the exit code.

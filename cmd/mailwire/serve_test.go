@@ -9,8 +9,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mailwire/smtp"
@@ -149,5 +151,40 @@ func TestServeUsage(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "serve", "--listen", "256.0.0.1:1"); code != exitUnavail {
 		t.Errorf("a bad --listen: exit %d", code)
+	}
+}
+
+// TestMain runs the command itself when the test binary is started as
+// mailwire (MAILWIRE_TEST_AS_MAIN=1): a test can then signal a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("MAILWIRE_TEST_AS_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// SIGTERM (docker stop, a test harness) stops serve cleanly: exit 0.
+func TestServeStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--http", "")
+	cmd.Env = append(os.Environ(), "MAILWIRE_TEST_AS_MAIN=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "pin ") {
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil || !strings.Contains(stderr.String(), "mailwire serve: stopping") {
+		t.Errorf("after SIGTERM: %v, stderr %q", err, stderr.String())
 	}
 }
