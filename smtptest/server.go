@@ -3,7 +3,9 @@ package smtptest
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -162,6 +164,60 @@ func (s *Server) WaitMessages(ctx context.Context, n int) ([]*Message, error) {
 			return msgs, ctx.Err()
 		}
 	}
+}
+
+// Fault is an error the server gives at runtime (SetFault): at a step (a
+// command verb, StepConnect or StepAfterData), or at RCPT for one
+// recipient.
+type Fault struct {
+	// Step is a command verb ("MAIL", "RCPT", "DATA"...), StepConnect or
+	// StepAfterData; or "" with Recipient set.
+	Step string
+	// Recipient, with Step "", refuses RCPT TO for this address only.
+	Recipient string
+	// Reply is the error given.
+	Reply Reply
+	// Times gives the error that many times, then no more; 0: always.
+	Times int
+	// Probability gives it that often (0 or 1: every time), drawn from a
+	// source seeded with Seed: the same seed, the same draws, so a test
+	// that failed can be replayed.
+	Probability float64
+	Seed        int64
+}
+
+// SetFault sets f, replacing a fault of the same step or recipient; it
+// applies to what comes next, on every connection, before the Config's
+// CommandErrors. ClearFaults removes them all.
+func (s *Server) SetFault(f Fault) error {
+	key := strings.ToUpper(f.Step)
+	switch {
+	case f.Step == "" && f.Recipient == "":
+		return fmt.Errorf("smtptest: a Fault needs a Step or a Recipient")
+	case f.Step == "":
+		key = "RCPT " + strings.ToLower(f.Recipient)
+	}
+	if f.Reply.Code < 400 || f.Reply.Code > 599 || f.Probability < 0 || f.Probability > 1 || f.Times < 0 {
+		return fmt.Errorf("smtptest: a Fault's reply code must be 4xx or 5xx, its probability in [0, 1], its times 0 or more")
+	}
+	s.cfg.mu.Lock()
+	defer s.cfg.mu.Unlock()
+	if s.cfg.faults == nil {
+		s.cfg.faults = map[string]fault{}
+	}
+	if f.Probability > 0 && f.Probability < 1 {
+		s.cfg.rng = rand.New(rand.NewSource(f.Seed))
+	}
+	r := f.Reply
+	s.cfg.faults[key] = fault{err: r.smtpError(), times: f.Times, p: f.Probability}
+	return nil
+}
+
+// ClearFaults removes every fault SetFault set.
+func (s *Server) ClearFaults() {
+	s.cfg.mu.Lock()
+	s.cfg.faults = nil
+	s.cfg.mu.Unlock()
 }
 
 // DeleteMessages forgets the messages recorded so far; queue ids go on

@@ -318,3 +318,50 @@ func TestMagicRecipientsAndDelete(t *testing.T) {
 		t.Errorf("timeout@ answered after %v, want ReadTimeout", d)
 	}
 }
+
+// Faults set at runtime: a step's error for so many times, a recipient's,
+// a probabilistic one that draws the same from the same seed; cleared.
+func TestRuntimeFaults(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	c, _ := dialRaw(t, s)
+	c.expect("EHLO x", 250)
+	if err := s.SetFault(Fault{Step: "mail", Reply: Reply{Code: 451, EnhancedCode: EnhancedCode{4, 7, 1}, Message: "slow down"}, Times: 2}); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("MAIL FROM:<a@example.com>", 451)
+	c.expect("MAIL FROM:<a@example.com>", 451)
+	c.expect("MAIL FROM:<a@example.com>", 250)
+	if err := s.SetFault(Fault{Recipient: "Bob@Example.com", Reply: Reply{Code: 552, EnhancedCode: EnhancedCode{5, 2, 2}, Message: "full"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("RCPT TO:<bob@example.com>", 552)
+	c.expect("RCPT TO:<carol@example.com>", 250)
+	c.expect("RSET", 250)
+	draws := func() string {
+		var out strings.Builder
+		if err := s.SetFault(Fault{Step: "NOOP", Reply: Reply{Code: 421, Message: "bye"}, Probability: 0.5, Seed: 7}); err != nil {
+			t.Fatal(err)
+		}
+		for range 12 {
+			if s.cfg.runtimeFault("NOOP") != nil {
+				out.WriteByte('x')
+			} else {
+				out.WriteByte('.')
+			}
+		}
+		return out.String()
+	}
+	first, second := draws(), draws()
+	if first != second || !strings.Contains(first, "x") || !strings.Contains(first, ".") {
+		t.Errorf("draws %q then %q: want the same mix from the same seed", first, second)
+	}
+	s.ClearFaults()
+	c.expect("MAIL FROM:<a@example.com>", 250)
+	c.expect("RCPT TO:<bob@example.com>", 250)
+	for _, bad := range []Fault{{}, {Step: "MAIL", Reply: Reply{Code: 250}}, {Step: "MAIL", Reply: Reply{Code: 451}, Probability: 2}} {
+		if s.SetFault(bad) == nil {
+			t.Errorf("SetFault(%+v) accepted", bad)
+		}
+	}
+}

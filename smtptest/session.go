@@ -86,6 +86,9 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 	if e := s.srv.cfg.rejectRcpt[strings.ToLower(to)]; e != nil {
 		return e
 	}
+	if e := s.srv.cfg.runtimeFault("RCPT " + strings.ToLower(to)); e != nil {
+		return e
+	}
 	if s.srv.cfg.MagicRecipients {
 		if e := s.magic(to); e != nil {
 			return e

@@ -180,10 +180,58 @@ func apiHandler(srv *smtptest.Server) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, list(msgs))
 	})
+	mux.HandleFunc("POST /api/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f faultJSON
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "a fault: " + err.Error()})
+			return
+		}
+		fault, err := f.fault()
+		if err == nil {
+			err = srv.SetFault(fault)
+		}
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /api/faults", func(w http.ResponseWriter, r *http.Request) {
+		srv.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /api/server", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"smtp": srv.Addr(), "pin": srv.Pin(), "ca_pem": string(srv.CACertPEM())})
 	})
 	return mux
+}
+
+// faultJSON is a fault as POST /api/faults takes it.
+type faultJSON struct {
+	Step         string  `json:"step"`
+	Recipient    string  `json:"recipient"`
+	Code         int     `json:"code"`
+	EnhancedCode string  `json:"enhanced_code"`
+	Message      string  `json:"message"`
+	Times        int     `json:"times"`
+	Probability  float64 `json:"probability"`
+	Seed         int64   `json:"seed"`
+}
+
+func (f faultJSON) fault() (smtptest.Fault, error) {
+	var ec smtptest.EnhancedCode
+	if f.EnhancedCode != "" {
+		if _, err := fmt.Sscanf(f.EnhancedCode, "%d.%d.%d", &ec[0], &ec[1], &ec[2]); err != nil {
+			return smtptest.Fault{}, fmt.Errorf("enhanced_code %q: want d.d.d", f.EnhancedCode)
+		}
+	}
+	if strings.ContainsAny(f.Message, "\r\n") {
+		return smtptest.Fault{}, errors.New("message: no CR or LF")
+	}
+	return smtptest.Fault{Step: f.Step, Recipient: f.Recipient, Reply: smtptest.Reply{Code: f.Code, EnhancedCode: ec, Message: f.Message},
+		Times: f.Times, Probability: f.Probability, Seed: f.Seed}, nil
 }
 
 func findMessage(srv *smtptest.Server, id string) *smtptest.Message {

@@ -141,6 +141,47 @@ func tlsConfigWithCA(t *testing.T, caPEM []byte) *tls.Config {
 	return &tls.Config{RootCAs: pool}
 }
 
+// Faults set and cleared through the API change what the server answers.
+func TestServeFaults(t *testing.T) {
+	t.Parallel()
+	smtpAddr, base := startServe(t, "--tls", "none")
+	post := func(body string, want int) {
+		t.Helper()
+		resp, err := http.Post(base+"/api/faults", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("POST %s: %d, want %d", body, resp.StatusCode, want)
+		}
+	}
+	send := func(to ...string) (*smtp.Receipt, error) {
+		return smtp.SendMail(context.Background(), smtpAddr, &smtp.Options{Security: smtp.Plaintext},
+			&smtp.Envelope{From: "a@example.com", To: to}, strings.NewReader("Subject: x\r\n\r\nhi\r\n"))
+	}
+	post(`{"step":"MAIL","code":451,"enhanced_code":"4.7.1","message":"slow down","times":1}`, 204)
+	post(`{"recipient":"full@example.com","code":552,"enhanced_code":"5.2.2","message":"mailbox full"}`, 204)
+	if _, err := send("bob@example.com"); err == nil || !strings.Contains(err.Error(), "451 4.7.1 slow down") {
+		t.Errorf("first send: %v, want the 451", err)
+	}
+	r, err := send("bob@example.com", "full@example.com")
+	if err != nil || len(r.Rejected) != 1 || r.Rejected[0].Err.Code != 552 {
+		t.Errorf("second send: %v %+v, want full@ refused with 552", err, r)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, base+"/api/faults", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("DELETE /api/faults: %v", err)
+	}
+	if r, err := send("full@example.com"); err != nil || len(r.Accepted) != 1 {
+		t.Errorf("after DELETE: %v %+v", err, r)
+	}
+	post(`{"step":"MAIL","code":250}`, 400)
+	post(`{"step":"MAIL","code":451,"enhanced_code":"x"}`, 400)
+	post(`{"step":"MAIL","code":451,"message":"a\r\nb"}`, 400)
+	post(`{"nonsense":1}`, 400)
+}
+
 func TestServeUsage(t *testing.T) {
 	t.Parallel()
 	if code, _, _ := runCLI(t, "serve", "--tls", "ssl3"); code != exitUsage {
