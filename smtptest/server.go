@@ -29,14 +29,15 @@ type Server struct {
 	wg        sync.WaitGroup // the accept loop and connection set-ups
 	served    chan struct{}  // closed when go-smtp's Serve returns
 
-	mu       sync.Mutex
-	closed   bool
-	wires    map[*wire]struct{}
-	conns    int
-	messages []*Message
-	recorded int // messages recorded since the start: the next queue id
-	commands []Command
-	changed  chan struct{} // closed and replaced when a message is recorded
+	mu          sync.Mutex
+	closed      bool
+	wires       map[*wire]struct{}
+	conns       int
+	messages    []*Message
+	recorded    int              // messages recorded since the start: the next queue id
+	transcripts map[int][]string // by connection id
+	commands    []Command
+	changed     chan struct{} // closed and replaced when a message is recorded
 }
 
 // NewServer starts a Server on 127.0.0.1 and a port the system picks, and
@@ -218,6 +219,38 @@ func (s *Server) ClearFaults() {
 	s.cfg.mu.Lock()
 	s.cfg.faults = nil
 	s.cfg.mu.Unlock()
+}
+
+// Transcript bounds: the lines kept per connection, and the connections.
+const (
+	transcriptLines = 2000
+	transcriptConns = 1000
+)
+
+// transcribe keeps a line of connection id's transcript.
+func (s *Server) transcribe(id int, line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.transcripts == nil {
+		s.transcripts = map[int][]string{}
+	}
+	if _, ok := s.transcripts[id]; !ok && len(s.transcripts) >= transcriptConns {
+		delete(s.transcripts, id-transcriptConns) // the oldest, give or take
+	}
+	if t := s.transcripts[id]; len(t) < transcriptLines {
+		s.transcripts[id] = append(t, line)
+	}
+}
+
+// Transcript returns what happened on connection id (Message.ConnID), as
+// Config.Logf would say it without its prefix: "C: MAIL FROM:<a@b>",
+// "S: 250 2.0.0 Roger...", the connection's start and end, the messages
+// recorded, AUTH's secrets replaced by "***". The last 1,000 connections
+// are kept, 2,000 lines each.
+func (s *Server) Transcript(id int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.transcripts[id]...)
 }
 
 // DeleteMessages forgets the messages recorded so far; queue ids go on

@@ -365,3 +365,25 @@ func TestRuntimeFaults(t *testing.T) {
 		}
 	}
 }
+
+// Transcript: the session of a connection, both sides, secrets hidden.
+func TestTranscript(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, &Config{TLS: NoTLS, AllowInsecureAuth: true, Users: map[string]string{"u": "pass-w0rd"}})
+	c, _ := dialRaw(t, s)
+	c.expect("EHLO x", 250)
+	c.expect("AUTH PLAIN AHUAcGFzcy13MHJk", 235)
+	c.expect("QUIT", 221)
+	lines := strings.Join(s.Transcript(1), "\n")
+	for _, want := range []string{"C: EHLO x", "S: 250-", "C: AUTH PLAIN ***", "S: 235", "C: QUIT", "S: 221"} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, lines)
+		}
+	}
+	if strings.Contains(lines, "AHUAcGFzcy13MHJk") || strings.Contains(lines, "pass-w0rd") {
+		t.Errorf("the transcript shows the secret:\n%s", lines)
+	}
+	if len(s.Transcript(99)) != 0 {
+		t.Error("a transcript for a connection that never was")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -102,8 +103,10 @@ func (w *wire) countMessage() {
 }
 
 func (w *wire) logf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	w.srv.transcribe(w.id, line)
 	if w.srv.cfg.Logf != nil {
-		w.srv.cfg.Logf("smtptest: conn %d: "+format, append([]any{w.id}, args...)...)
+		w.srv.cfg.Logf("smtptest: conn %d: %s", w.id, line)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/emersion/go-message/mail"
 
 	"github.com/mailwire/smtp/smtptest"
 )
@@ -131,6 +134,61 @@ func toJSON(m *smtptest.Message) messageJSON {
 		Size: len(m.Raw), TLS: m.TLS, AuthUser: m.AuthUser, Chunked: m.Chunked}
 }
 
+// parsedMessageJSON is a message with its header fields and its parts.
+type parsedMessageJSON struct {
+	messageJSON
+	Headers    map[string][]string `json:"headers"`
+	Parts      []partJSON          `json:"parts"`
+	ParseError string              `json:"parse_error,omitempty"`
+}
+
+type partJSON struct {
+	ContentType string `json:"content_type"`
+	Filename    string `json:"filename,omitempty"`
+	Attachment  bool   `json:"attachment"`
+	Size        int    `json:"size"`
+	Text        string `json:"text,omitempty"` // a text part's decoded text, up to 64 KiB
+}
+
+// parsedJSON reads m's MIME structure with go-message: its header fields
+// and each part (the leaves of the multipart tree), decoded.
+func parsedJSON(m *smtptest.Message) parsedMessageJSON {
+	out := parsedMessageJSON{messageJSON: toJSON(m), Headers: map[string][]string{}, Parts: []partJSON{}}
+	for f := m.Header.Fields(); f.Next(); {
+		out.Headers[f.Key()] = append(out.Headers[f.Key()], f.Value())
+	}
+	mr, err := mail.CreateReader(bytes.NewReader(m.Raw))
+	if err != nil {
+		out.ParseError = err.Error()
+		return out
+	}
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			out.ParseError = err.Error()
+			break
+		}
+		body, _ := io.ReadAll(io.LimitReader(p.Body, 64<<20))
+		part := partJSON{Size: len(body)}
+		switch h := p.Header.(type) {
+		case *mail.InlineHeader:
+			part.ContentType, _, _ = h.ContentType()
+		case *mail.AttachmentHeader:
+			part.ContentType, _, _ = h.ContentType()
+			part.Filename, _ = h.Filename()
+			part.Attachment = true
+		}
+		if strings.HasPrefix(part.ContentType, "text/") && !part.Attachment {
+			part.Text = string(body[:min(len(body), 64<<10)])
+		}
+		out.Parts = append(out.Parts, part)
+	}
+	return out
+}
+
 // apiHandler serves the API of SERVE_API.md.
 func apiHandler(srv *smtptest.Server) http.Handler {
 	mux := http.NewServeMux()
@@ -150,10 +208,18 @@ func apiHandler(srv *smtptest.Server) http.Handler {
 	})
 	mux.HandleFunc("GET /api/messages/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if m := findMessage(srv, r.PathValue("id")); m != nil {
-			writeJSON(w, http.StatusOK, toJSON(m))
+			writeJSON(w, http.StatusOK, parsedJSON(m))
 			return
 		}
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no message " + r.PathValue("id")})
+	})
+	mux.HandleFunc("GET /api/messages/{id}/transcript", func(w http.ResponseWriter, r *http.Request) {
+		m := findMessage(srv, r.PathValue("id"))
+		if m == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no message " + r.PathValue("id")})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"conn": m.ConnID, "lines": srv.Transcript(m.ConnID)})
 	})
 	mux.HandleFunc("GET /api/messages/{id}/raw", func(w http.ResponseWriter, r *http.Request) {
 		m := findMessage(srv, r.PathValue("id"))

@@ -102,11 +102,21 @@ func TestServeAPI(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Subject != "Grüße" || !msgs[0].TLS || msgs[0].AuthUser != "alice" || strings.Join(msgs[0].To, ",") != "bob@example.com" {
 		t.Fatalf("/api/wait: %+v", msgs)
 	}
-	var one messageJSON
+	var one parsedMessageJSON
 	getJSON(t, base+"/api/messages/"+msgs[0].ID, 200, &one)
-	if one.ID != msgs[0].ID || one.Size == 0 {
+	if one.ID != msgs[0].ID || one.Size == 0 || len(one.Parts) != 1 || one.Parts[0].Text != "hi\r\n" || one.Headers["Subject"][0] != "=?utf-8?q?Gr=C3=BC=C3=9Fe?=" {
 		t.Errorf("/api/messages/{id}: %+v", one)
 	}
+	var tr struct {
+		Conn  int      `json:"conn"`
+		Lines []string `json:"lines"`
+	}
+	getJSON(t, base+"/api/messages/"+one.ID+"/transcript", 200, &tr)
+	all := strings.Join(tr.Lines, "\n")
+	if tr.Conn != one.Conn || !strings.Contains(all, "C: STARTTLS") || !strings.Contains(all, "S: 451 4.3.0") || !strings.Contains(all, "C: AUTH PLAIN ***") || strings.Contains(all, "secret") {
+		t.Errorf("transcript of conn %d:\n%s", tr.Conn, all)
+	}
+	getJSON(t, base+"/api/messages/Q9999/transcript", 404, nil)
 	resp, err := http.Get(base + "/api/messages/" + one.ID + "/raw")
 	if err != nil {
 		t.Fatal(err)
