@@ -137,6 +137,7 @@ for section in "THREAD SAFETY" "MEMORY OWNERSHIP" "RETURN CODES AND ERRORS" "int
   fi
 done
 go build -o "$B/server" ./bindings/c/test/server
+go build -o "$B/mailwire" ./cmd/mailwire # mailwire.testing's server (mailwire serve)
 
 cflags=(-std=c11 -Wall -Wextra -Werror -g -O1 -I"$B")
 ldflags=(-L"$B" -lmailwire "-Wl,-rpath,$B" -pthread)
@@ -361,7 +362,7 @@ MYPYPATH=bindings/python mypy --strict --no-incremental bindings/python/example.
 echo "== Python tests, against the installed package"
 py_rc=0
 repo=$(pwd)
-(cd "$B" && env -u MAILWIRE_LIB -u PYTHONPATH MAILWIRE_TEST_INSTALLED=1 MAILWIRE_TEST_SERVER="$B/server" \
+(cd "$B" && env -u MAILWIRE_LIB -u PYTHONPATH MAILWIRE_TEST_INSTALLED=1 MAILWIRE_TEST_SERVER="$B/server" MAILWIRE_BIN="$B/mailwire" \
   timeout -k 10 600 "$B/venv/bin/python" -m unittest discover -s "$repo/bindings/python/tests" -v) 2>&1 | tee "$B/py-tests.out" || py_rc=$?
 py_ran=$(grep '^Ran ' "$B/py-tests.out" | tail -n 1 || true)
 py_result=$(grep -E '^(OK|FAILED)' "$B/py-tests.out" | tail -n 1 || true)

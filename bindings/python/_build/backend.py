@@ -21,7 +21,7 @@ NAME, VERSION = "mailwire", "0.1.0"
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_ROOT = os.path.dirname(HERE)  # bindings/python
 REPO = os.path.dirname(os.path.dirname(PACKAGE_ROOT))  # the Go module
-SOURCES = ("__init__.py", "_native.py", "aio.py", "py.typed")
+SOURCES = ("__init__.py", "_native.py", "aio.py", "testing.py", "py.typed")
 
 
 def _tag() -> str:
