@@ -494,6 +494,13 @@ func (c *Client) Quit(ctx context.Context) error {
 	return err
 }
 
+// Err returns the error that ended the connection (a 421, a network
+// failure, a timeout...), as the call that met it returned it; nil while
+// the connection is usable. A caller that has handled that error can
+// check Err to skip a Quit that would only report it again. Like the
+// other methods, it is not for use during another call.
+func (c *Client) Err() error { return c.err }
+
 // Close closes the connection without QUIT. It is safe to call from another
 // goroutine to abort a call in progress; later calls return ErrClosed.
 func (c *Client) Close() error {

@@ -279,10 +279,16 @@ func TestQuitAndClose(t *testing.T) {
 func TestReply421ClosesClient(t *testing.T) {
 	t.Parallel()
 	c, srv := dialScript(t, greeting+ehlo("PIPELINING")+"C: NOOP\nS: 421 4.4.2 idle too long\n")
+	if c.Err() != nil {
+		t.Fatalf("Err() = %v on a usable connection", c.Err())
+	}
 	err := c.Noop(context.Background())
 	var e *Error
 	if !errors.As(err, &e) || e.Code != 421 {
 		t.Fatalf("Noop = %v, want *Error 421", err)
+	}
+	if c.Err() != err {
+		t.Errorf("Err() = %v, want the 421 that ended the connection", c.Err())
 	}
 	if err2 := c.Noop(context.Background()); err2 != err {
 		t.Errorf("Noop after 421 = %v, want %v", err2, err)

@@ -177,6 +177,12 @@ func closeClient(h uint64, timeoutMs int) *apiError {
 	defer cancel()
 	ce.mu.Lock()
 	defer ce.mu.Unlock()
+	if ce.c.Err() != nil {
+		// An earlier call's error ended the connection, and that call
+		// reported it: closing has nothing new to say.
+		ce.c.Close()
+		return nil
+	}
 	if err := ce.c.Quit(ctx); err != nil {
 		return classify(err)
 	}
