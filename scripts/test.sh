@@ -4,10 +4,10 @@
 # package with a real Postfix (and Dovecot for SASL and LMTP), real proxies (dante
 # for SOCKS5, tinyproxy for HTTP CONNECT) and a Redis started for the interoperability
 # tests and stopped afterwards, even when tests fail; the
-# examples module; the build and tests again with the oldest Go release
+# examples module; the page of mailwire serve in headless chromium; the build and tests again with the oldest Go release
 # go.mod allows; then the C and Python bindings. Works on a fresh Debian 12
 # machine as root: it installs what is missing (Go through the module
-# proxy, postfix, dovecot-core, dante-server and tinyproxy with apt-get),
+# proxy, postfix, dovecot-core, dante-server, tinyproxy and chromium with apt-get),
 # and upgrades nothing that is installed.
 #
 # MAILWIRE_NO_POSTFIX=1 skips Postfix and the proxies (their tests then say
@@ -34,6 +34,7 @@ plan=(
   "go test -race"
   "examples: go vet, go test -race"
   "smtpotel: go vet, go test -race"
+  "browser: mailwire serve's page in chromium"
   "oldest Go: go build, go test"
   "Postfix, proxies and Redis down"
   "bindings: C (ASan, valgrind where it can run Go), Python"
@@ -112,10 +113,11 @@ oldest=go$(go list -m -f '{{.GoVersion}}')
 case "$oldest" in go*.*.*) ;; *) oldest=$oldest.0 ;; esac
 step_done "$go_version (GOTOOLCHAIN=${GOTOOLCHAIN:-}; go.mod: go ${oldest#go}, toolchain ${toolchain:-none})"
 
-# Every module of the tree: bench/, examples/ and smtpotel/ have go.mod
-# files of their own (they use the library through a replace directive).
+# Every module of the tree: bench/, examples/, smtpotel/ and browsertest/
+# have go.mod files of their own (they use the library through a replace
+# directive).
 modules=(.)
-for m in bench examples smtpotel; do
+for m in bench examples smtpotel browsertest; do
   [ -f "$m/go.mod" ] && modules+=("$m")
 done
 
@@ -214,6 +216,21 @@ if [ -f smtpotel/go.mod ]; then
   step_done
 else
   step_skip "smtpotel: go vet, go test -race" "there is no smtpotel/go.mod"
+fi
+
+# The page of mailwire serve in a real headless browser: Debian's chromium
+# (installed when it is missing, nothing upgraded), driven by chromedp.
+if [ -f browsertest/go.mod ]; then
+  step "browser: mailwire serve's page in chromium" "browsertest/, chromedp"
+  if ! command -v chromium >/dev/null 2>&1; then
+    . scripts/apt.sh
+    apt_install_missing chromium
+  fi
+  chromium_version=$(chromium --version 2>/dev/null || echo "chromium: no version")
+  (cd browsertest && go vet ./... && MAILWIRE_REQUIRE_BROWSER=1 MAILWIRE_CHROMIUM=$(command -v chromium) go test -count=1 ./...)
+  step_done "$chromium_version"
+else
+  step_skip "browser: mailwire serve's page in chromium" "there is no browsertest/go.mod"
 fi
 
 # The oldest Go release go.mod allows, fetched as the golang.org/toolchain

@@ -263,55 +263,10 @@ type settings struct {
 	dropAt     string
 
 	mu         sync.Mutex
-	cmdErrUses map[string]int   // how often each step's error was given
-	faults     map[string]fault // set at runtime (Server.SetFault), by step or "RCPT <addr>"
-	rng        *rand.Rand       // draws the probabilistic faults, from their seed
-}
-
-// fault is an error set at runtime: given times times (0: always), with
-// probability p (0 or 1: always), drawn from a seeded source.
-type fault struct {
-	err         *gosmtp.SMTPError
-	times, used int
-	p           float64
-}
-
-// commandError returns the error step is answered with, or nil: none set,
-// or CommandErrorsTimes used up.
-func (s *settings) commandError(step string) *gosmtp.SMTPError {
-	if e := s.runtimeFault(step); e != nil {
-		return e
-	}
-	e := s.cmdErrors[step]
-	if e == nil || s.CommandErrorsTimes <= 0 {
-		return e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmdErrUses[step] >= s.CommandErrorsTimes {
-		return nil
-	}
-	s.cmdErrUses[step]++
-	return e
-}
-
-// runtimeFault is the fault set at runtime for key, if it fires now.
-func (s *settings) runtimeFault(key string) *gosmtp.SMTPError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, ok := s.faults[key]
-	if !ok {
-		return nil
-	}
-	if f.times > 0 && f.used >= f.times {
-		return nil
-	}
-	if f.p > 0 && f.p < 1 && s.rng.Float64() >= f.p {
-		return nil
-	}
-	f.used++
-	s.faults[key] = f
-	return f.err
+	cmdErrUses map[string]int    // how often each step's error was given
+	faults     map[string]*fault // set at runtime (Server.SetFault), by step or "RCPT <addr>"
+	rng        *rand.Rand        // draws the probabilistic faults, from their seed
+	accepted   int               // messages recorded: the count Fault.After waits for
 }
 
 func newSettings(cfg *Config) *settings {

@@ -3,9 +3,7 @@ package smtptest
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +35,7 @@ type Server struct {
 	recorded    int              // messages recorded since the start: the next queue id
 	transcripts map[int][]string // by connection id
 	commands    []Command
-	changed     chan struct{} // closed and replaced when a message is recorded
+	changed     chan struct{} // closed and replaced when a message is recorded or all deleted
 }
 
 // NewServer starts a Server on 127.0.0.1 and a port the system picks, and
@@ -167,60 +165,6 @@ func (s *Server) WaitMessages(ctx context.Context, n int) ([]*Message, error) {
 	}
 }
 
-// Fault is an error the server gives at runtime (SetFault): at a step (a
-// command verb, StepConnect or StepAfterData), or at RCPT for one
-// recipient.
-type Fault struct {
-	// Step is a command verb ("MAIL", "RCPT", "DATA"...), StepConnect or
-	// StepAfterData; or "" with Recipient set.
-	Step string
-	// Recipient, with Step "", refuses RCPT TO for this address only.
-	Recipient string
-	// Reply is the error given.
-	Reply Reply
-	// Times gives the error that many times, then no more; 0: always.
-	Times int
-	// Probability gives it that often (0 or 1: every time), drawn from a
-	// source seeded with Seed: the same seed, the same draws, so a test
-	// that failed can be replayed.
-	Probability float64
-	Seed        int64
-}
-
-// SetFault sets f, replacing a fault of the same step or recipient; it
-// applies to what comes next, on every connection, before the Config's
-// CommandErrors. ClearFaults removes them all.
-func (s *Server) SetFault(f Fault) error {
-	key := strings.ToUpper(f.Step)
-	switch {
-	case f.Step == "" && f.Recipient == "":
-		return fmt.Errorf("smtptest: a Fault needs a Step or a Recipient")
-	case f.Step == "":
-		key = "RCPT " + strings.ToLower(f.Recipient)
-	}
-	if f.Reply.Code < 400 || f.Reply.Code > 599 || f.Probability < 0 || f.Probability > 1 || f.Times < 0 {
-		return fmt.Errorf("smtptest: a Fault's reply code must be 4xx or 5xx, its probability in [0, 1], its times 0 or more")
-	}
-	s.cfg.mu.Lock()
-	defer s.cfg.mu.Unlock()
-	if s.cfg.faults == nil {
-		s.cfg.faults = map[string]fault{}
-	}
-	if f.Probability > 0 && f.Probability < 1 {
-		s.cfg.rng = rand.New(rand.NewSource(f.Seed))
-	}
-	r := f.Reply
-	s.cfg.faults[key] = fault{err: r.smtpError(), times: f.Times, p: f.Probability}
-	return nil
-}
-
-// ClearFaults removes every fault SetFault set.
-func (s *Server) ClearFaults() {
-	s.cfg.mu.Lock()
-	s.cfg.faults = nil
-	s.cfg.mu.Unlock()
-}
-
 // Transcript bounds: the lines kept per connection, and the connections.
 const (
 	transcriptLines = 2000
@@ -258,7 +202,18 @@ func (s *Server) Transcript(id int) []string {
 func (s *Server) DeleteMessages() {
 	s.mu.Lock()
 	s.messages = nil
+	close(s.changed)
+	s.changed = make(chan struct{})
 	s.mu.Unlock()
+}
+
+// Changed returns a channel closed at the next change to Messages: a
+// message recorded, or DeleteMessages. A live view waits on it, then reads
+// Messages again (and calls Changed again for the change after).
+func (s *Server) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
 }
 
 // Commands returns every command line received so far, on all
@@ -325,13 +280,15 @@ func (s *Server) setUp(w *wire) {
 			return
 		}
 	}
-	if s.cfg.dropAt == StepConnect {
+	a := s.cfg.stepAction(StepConnect)
+	w.pause(a.delay)
+	if a.drop {
 		w.logf("dropping at %s", StepConnect)
 		w.drop()
 		return
 	}
-	if e := s.cfg.commandError(StepConnect); e != nil {
-		w.refuse(e)
+	if a.err != nil {
+		w.refuse(a.err)
 		return
 	}
 	s.handOver(w)
@@ -366,6 +323,7 @@ func (s *Server) record(m *Message) {
 	m.ID = fmt.Sprintf("Q%04d", s.recorded)
 	m.Time = time.Now()
 	s.messages = append(s.messages, m)
+	s.cfg.noteAccepted()
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()

@@ -344,7 +344,7 @@ func TestRuntimeFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 12 {
-			if s.cfg.runtimeFault("NOOP") != nil {
+			if _, ok := s.cfg.runtimeFault("NOOP"); ok {
 				out.WriteByte('x')
 			} else {
 				out.WriteByte('.')
@@ -359,7 +359,9 @@ func TestRuntimeFaults(t *testing.T) {
 	s.ClearFaults()
 	c.expect("MAIL FROM:<a@example.com>", 250)
 	c.expect("RCPT TO:<bob@example.com>", 250)
-	for _, bad := range []Fault{{}, {Step: "MAIL", Reply: Reply{Code: 250}}, {Step: "MAIL", Reply: Reply{Code: 451}, Probability: 2}} {
+	for _, bad := range []Fault{{}, {Step: "MAIL"}, {Step: "MAIL", Reply: Reply{Code: 250}}, {Step: "MAIL", Reply: Reply{Code: 451}, Probability: 2},
+		{Step: "MAIL", Delay: MaxFaultDelay + 1}, {Step: "MAIL", Drop: true, Rate: 3}, {Step: "MAIL", Drop: true, Per: time.Second},
+		{Step: "MAIL", Drop: true, After: -1}, {Recipient: "a@b", Delay: -1}} {
 		if s.SetFault(bad) == nil {
 			t.Errorf("SetFault(%+v) accepted", bad)
 		}
@@ -386,4 +388,107 @@ func TestTranscript(t *testing.T) {
 	if len(s.Transcript(99)) != 0 {
 		t.Error("a transcript for a connection that never was")
 	}
+}
+
+// A fault that waits, then answers as normal; one that waits, then drops.
+func TestFaultDelayAndDrop(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	if err := s.SetFault(Fault{Step: "NOOP", Delay: 300 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := dialRaw(t, s)
+	start := time.Now()
+	c.expect("NOOP", 250)
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("NOOP answered after %v, want the 300ms delay first", d)
+	}
+	if err := s.SetFault(Fault{Step: "MAIL", Drop: true}); err != nil {
+		t.Fatal(err)
+	}
+	c.send("MAIL FROM:<a@example.com>\r\n")
+	c.waitClosed()
+}
+
+// A recipient's fault may drop the connection at its RCPT, mid-envelope.
+func TestFaultDropAtRecipient(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	if err := s.SetFault(Fault{Recipient: "gone@example.com", Drop: true}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := dialRaw(t, s)
+	c.expect("EHLO x", 250)
+	c.expect("MAIL FROM:<a@example.com>", 250)
+	c.expect("RCPT TO:<bob@example.com>", 250)
+	c.send("RCPT TO:<gone@example.com>\r\n")
+	c.waitClosed()
+}
+
+// A drop after the content: the message is kept, the client hears nothing
+// (its outcome is unknown to it).
+func TestFaultDropAfterData(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	if err := s.SetFault(Fault{Step: StepAfterData, Drop: true}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := dialRaw(t, s)
+	c.expect("EHLO x", 250)
+	c.expect("MAIL FROM:<a@example.com>", 250)
+	c.expect("RCPT TO:<bob@example.com>", 250)
+	c.expect("DATA", 354)
+	c.send("Subject: kept\r\n\r\nbody\r\n.\r\n")
+	c.waitClosed()
+	if got := s.Messages(); len(got) != 1 || got[0].Header.Get("Subject") != "kept" {
+		t.Errorf("messages %v, want the one whose reply was dropped", got)
+	}
+}
+
+// After: the fault waits for so many messages, counted from when it was
+// set.
+func TestFaultAfterMessages(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	c, _ := dialRaw(t, s)
+	c.expect("EHLO x", 250)
+	if r := c.sendMessage("a@example.com", []string{"b@example.com"}, "Subject: before\r\n\r\nx\r\n"); r.code != 250 {
+		t.Fatalf("message before the fault: %d %s", r.code, r.text)
+	}
+	if err := s.SetFault(Fault{Step: "MAIL", Reply: Reply{Code: 452, EnhancedCode: EnhancedCode{4, 3, 1}, Message: "Insufficient system storage"}, After: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if r := c.sendMessage("a@example.com", []string{"b@example.com"}, "Subject: m\r\n\r\nx\r\n"); r.code != 250 {
+			t.Fatalf("message %d after the fault was set: %d %s, want 250 (After is 2)", i+1, r.code, r.text)
+		}
+	}
+	if r := c.expect("MAIL FROM:<a@example.com>", 452); !strings.Contains(r.text, "4.3.1") {
+		t.Errorf("third MAIL: %q, want the fault's 4.3.1", r.text)
+	}
+}
+
+// Rate: "421 after 3 MAILs a minute", across connections; the 421 closes
+// its connection, and a fresh one is refused too while the rate holds.
+func TestFaultRate(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	if err := s.SetFault(Fault{Step: "MAIL", Reply: Reply{Code: 421, EnhancedCode: EnhancedCode{4, 7, 0}, Message: "Too many messages, slow down"}, Rate: 3, Per: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := dialRaw(t, s)
+	c.expect("EHLO x", 250)
+	for range 2 {
+		c.expect("MAIL FROM:<a@example.com>", 250)
+		c.expect("RSET", 250)
+	}
+	d, _ := dialRaw(t, s)
+	d.expect("EHLO y", 250)
+	d.expect("MAIL FROM:<a@example.com>", 250)
+	d.expect("RSET", 250)
+	if r := c.expect("MAIL FROM:<a@example.com>", 421); !strings.Contains(r.text, "slow down") {
+		t.Errorf("fourth MAIL within the minute: %q", r.text)
+	}
+	c.waitClosed()
+	d.expect("MAIL FROM:<a@example.com>", 421)
 }

@@ -86,8 +86,19 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 	if e := s.srv.cfg.rejectRcpt[strings.ToLower(to)]; e != nil {
 		return e
 	}
-	if e := s.srv.cfg.runtimeFault("RCPT " + strings.ToLower(to)); e != nil {
-		return e
+	if a, ok := s.srv.cfg.runtimeFault("RCPT " + strings.ToLower(to)); ok {
+		s.w.pause(a.delay)
+		if a.drop {
+			s.w.logf("dropping at RCPT TO:<%s>", to)
+			s.w.drop()
+			return errDropped
+		}
+		if a.err != nil {
+			if a.err.Code == 421 {
+				s.w.closeAfterNextReply()
+			}
+			return a.err
+		}
 	}
 	if s.srv.cfg.MagicRecipients {
 		if e := s.magic(to); e != nil {
@@ -108,7 +119,7 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 
 // errDropped is Data's result when the connection was dropped at
 // StepAfterData; it is never sent.
-var errDropped = errors.New("smtptest: connection dropped after the message content")
+var errDropped = errors.New("smtptest: connection dropped (DropAt or a Fault)")
 
 func (s *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
@@ -118,7 +129,10 @@ func (s *session) Data(r io.Reader) error {
 		return err
 	}
 	cfg := s.srv.cfg
-	if e := cfg.commandError(StepAfterData); e != nil && cfg.dropAt != StepAfterData {
+	a := cfg.stepAction(StepAfterData)
+	s.w.pause(a.delay)
+	drop := a.drop || cfg.dropAt == StepAfterData
+	if e := a.err; e != nil && !drop {
 		if e.Code == 421 {
 			s.w.closeAfterNextReply()
 		}
@@ -146,7 +160,7 @@ func (s *session) Data(r io.Reader) error {
 	s.srv.record(m)
 	s.w.countMessage()
 	s.w.logf("recorded message %s (%d bytes)", m.ID, len(raw))
-	if cfg.dropAt == StepAfterData {
+	if drop {
 		s.w.logf("dropping at %s", StepAfterData)
 		s.w.drop()
 		return errDropped

@@ -359,14 +359,16 @@ func (w *wire) intercept(verb, args string) (handled bool, err error) {
 	if verb == "" {
 		return false, nil
 	}
-	if verb == cfg.dropAt {
+	a := cfg.stepAction(verb)
+	w.pause(a.delay)
+	if a.drop {
 		w.logf("dropping at %s", verb)
 		w.drop()
 		return true, io.EOF
 	}
 	size, isChunk := bdatSize(args)
 	isChunk = isChunk && verb == "BDAT"
-	if e := cfg.commandError(verb); e != nil {
+	if e := a.err; e != nil {
 		if isChunk {
 			if _, err := io.CopyN(io.Discard, w.r, size); err != nil {
 				return true, w.readErr(err)

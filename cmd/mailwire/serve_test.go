@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mailwire/smtp"
 )
@@ -179,17 +181,58 @@ func TestServeFaults(t *testing.T) {
 	if err != nil || len(r.Rejected) != 1 || r.Rejected[0].Err.Code != 552 {
 		t.Errorf("second send: %v %+v, want full@ refused with 552", err, r)
 	}
-	req, _ := http.NewRequest(http.MethodDelete, base+"/api/faults", nil)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 204 {
-		t.Fatalf("DELETE /api/faults: %v", err)
+	clear := func() {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodDelete, base+"/api/faults", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 204 {
+			t.Fatalf("DELETE /api/faults: %v", err)
+		}
+		resp.Body.Close()
 	}
+	clear()
 	if r, err := send("full@example.com"); err != nil || len(r.Accepted) != 1 {
 		t.Errorf("after DELETE: %v %+v", err, r)
 	}
+	// 421 after a rate: two MAILs a minute, the third refused.
+	post(`{"step":"MAIL","code":421,"enhanced_code":"4.7.0","message":"rate exceeded","rate":2,"per":"1m"}`, 204)
+	for i := range 2 {
+		if _, err := send("bob@example.com"); err != nil {
+			t.Fatalf("send %d within the rate: %v", i+1, err)
+		}
+	}
+	if _, err := send("bob@example.com"); err == nil || !strings.Contains(err.Error(), "421 4.7.0 rate exceeded") {
+		t.Errorf("send beyond the rate: %v, want the 421", err)
+	}
+	clear()
+	// A drop after the content, once the next message is in: delivered,
+	// and the client told its outcome is unknown.
+	post(`{"step":"AFTERDATA","drop":true,"after":1,"delay":"100ms"}`, 204)
+	before := len(srvMessages(t, base))
+	if _, err := send("bob@example.com"); err != nil {
+		t.Fatalf("send before After: %v", err)
+	}
+	if _, err := send("carol@example.com"); !errors.Is(err, smtp.ErrDeliveryUnknown) {
+		t.Errorf("send at the drop: %v, want ErrDeliveryUnknown", err)
+	}
+	if got := srvMessages(t, base); len(got) != before+2 || got[len(got)-1].To[0] != "carol@example.com" {
+		t.Errorf("messages after the drop: %d, want %d, the last to carol", len(got), before+2)
+	}
 	post(`{"step":"MAIL","code":250}`, 400)
+	post(`{"step":"MAIL","delay":"soon"}`, 400)
+	post(`{"step":"MAIL","drop":true,"rate":3}`, 400)
+	post(`{"step":"MAIL","delay":"11m"}`, 400)
 	post(`{"step":"MAIL","code":451,"enhanced_code":"x"}`, 400)
 	post(`{"step":"MAIL","code":451,"message":"a\r\nb"}`, 400)
 	post(`{"nonsense":1}`, 400)
+}
+
+// srvMessages is GET /api/messages.
+func srvMessages(t *testing.T, base string) []struct{ To []string } {
+	t.Helper()
+	var msgs []struct{ To []string }
+	getJSON(t, base+"/api/messages", 200, &msgs)
+	return msgs
 }
 
 func TestServeUsage(t *testing.T) {
@@ -237,5 +280,149 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil || !strings.Contains(stderr.String(), "mailwire serve: stopping") {
 		t.Errorf("after SIGTERM: %v, stderr %q", err, stderr.String())
+	}
+}
+
+// The page and its files: served with a policy that runs only its own
+// script, and with no reference to anything elsewhere.
+func TestServeWebPage(t *testing.T) {
+	t.Parallel()
+	_, base := startServe(t, "--tls", "none")
+	for path, wantType := range map[string]string{"/": "text/html", "/app.js": "text/javascript", "/app.css": "text/css"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), wantType) {
+			t.Errorf("GET %s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("GET %s: policy %q", path, csp)
+		}
+		if strings.Contains(string(body), "http://") || strings.Contains(string(body), "https://") || strings.Contains(string(body), "innerHTML") {
+			t.Errorf("GET %s: an external reference or innerHTML in the page", path)
+		}
+	}
+	resp, err := http.Get(base + "/nothing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("GET /nothing: %d, want 404", resp.StatusCode)
+	}
+}
+
+// sseEvent is one server-sent event.
+type sseEvent struct{ name, data string }
+
+// readEvents reads server-sent events from r into a channel.
+func readEvents(r io.Reader) <-chan sseEvent {
+	ch := make(chan sseEvent, 16)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.name != "" {
+					ch <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "event: "):
+				ev.name = line[len("event: "):]
+			case strings.HasPrefix(line, "data: "):
+				ev.data = line[len("data: "):]
+			}
+		}
+	}()
+	return ch
+}
+
+// /api/events: a reset and the list, then each message as it arrives, a
+// reset when they are deleted, and the ones after.
+func TestServeEvents(t *testing.T) {
+	t.Parallel()
+	smtpAddr, base := startServe(t, "--tls", "none")
+	send := func(subject string) {
+		t.Helper()
+		_, err := smtp.SendMail(context.Background(), smtpAddr, &smtp.Options{Security: smtp.Plaintext},
+			&smtp.Envelope{From: "a@example.com", To: []string{"b@example.com"}}, strings.NewReader("Subject: "+subject+"\r\n\r\nhi\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("before")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	events := readEvents(resp.Body)
+	next := func(wantName, wantSubject string) {
+		t.Helper()
+		ev, ok := <-events
+		if !ok {
+			t.Fatalf("stream ended, want %s %s", wantName, wantSubject)
+		}
+		var m struct{ Subject string }
+		json.Unmarshal([]byte(ev.data), &m)
+		if ev.name != wantName || m.Subject != wantSubject {
+			t.Fatalf("event %s %s, want %s %q", ev.name, ev.data, wantName, wantSubject)
+		}
+	}
+	next("reset", "")
+	next("message", "before")
+	send("live")
+	next("message", "live")
+	req, _ = http.NewRequest(http.MethodDelete, base+"/api/messages", nil)
+	if dr, err := http.DefaultClient.Do(req); err != nil || dr.StatusCode != 204 {
+		t.Fatalf("DELETE: %v", err)
+	}
+	next("reset", "")
+	send("after")
+	next("message", "after")
+}
+
+// The transcript comes explained: each line with explain's notes, and its
+// summary.
+func TestServeTranscriptExplained(t *testing.T) {
+	t.Parallel()
+	smtpAddr, base := startServe(t, "--tls", "none")
+	if _, err := smtp.SendMail(context.Background(), smtpAddr, &smtp.Options{Security: smtp.Plaintext},
+		&smtp.Envelope{From: "a@example.com", To: []string{"b@example.com"}}, strings.NewReader("Subject: x\r\n\r\nhi\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		Lines     []string
+		Explained []struct {
+			Line  string
+			Notes []string
+		}
+		Summary string
+	}
+	getJSON(t, base+"/api/messages/Q0001/transcript", 200, &tr)
+	notes := map[string][]string{}
+	for _, e := range tr.Explained {
+		notes[e.Line] = e.Notes
+	}
+	if n := notes["C: RCPT TO:<b@example.com>"]; len(n) == 0 || !strings.Contains(n[0], "<b@example.com>") {
+		t.Errorf("RCPT's notes %q", n)
+	}
+	if !strings.Contains(tr.Summary, "End of data:  completed: the message was accepted") || !strings.Contains(tr.Summary, "WARNING: no STARTTLS offered") {
+		t.Errorf("summary %q", tr.Summary)
+	}
+	if len(tr.Explained) != len(tr.Lines) {
+		t.Errorf("%d explained lines for %d lines", len(tr.Explained), len(tr.Lines))
 	}
 }
