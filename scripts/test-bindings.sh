@@ -35,6 +35,7 @@
 #   asan: ran (...)
 #   c tests: N passed, 0 failed (...)      one line per checker that ran
 #   python tests: Ran N tests in Xs / OK
+#   pytest: ==== N passed in Xs ====
 #   bindings: OK (Ns)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +80,17 @@ if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv'
 fi
 command -v timeout >/dev/null 2>&1 || need+=(coreutils)
 command -v mypy >/dev/null 2>&1 || need+=(mypy) # Debian's: the type check of the Python package
+# pytest: the package's pytest fixtures are tested as a user's suite uses
+# them, with the python3 on PATH if it has pytest, else with Debian's
+# python3 and Debian's pytest (on PATH may be another Python, a pyenv one).
+pytest_python=python3
+if ! python3 -c 'import pytest' 2>/dev/null; then
+  pytest_python=/usr/bin/python3
+  need+=(python3-pytest)
+  if ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    need+=(python3-venv)
+  fi
+fi
 if [ "$want_valgrind" = 1 ] && ! command -v valgrind >/dev/null 2>&1; then
   need+=(valgrind)
 fi
@@ -358,7 +370,7 @@ wheel=$(ls "$B"/dist/mailwire-*.whl)
 echo "built $(basename "$wheel")"
 "$B/venv/bin/pip" install --quiet --no-index "$wheel"
 echo "== mypy --strict: the example and the package it imports ($(mypy --version))"
-MYPYPATH=bindings/python mypy --strict --no-incremental bindings/python/example.py bindings/python/mailwire
+MYPYPATH=bindings/python mypy --strict --no-incremental bindings/python/example.py bindings/python/mailwire bindings/python/pytest_tests
 echo "== Python tests, against the installed package"
 py_rc=0
 repo=$(pwd)
@@ -366,6 +378,16 @@ repo=$(pwd)
   timeout -k 10 600 "$B/venv/bin/python" -m unittest discover -s "$repo/bindings/python/tests" -v) 2>&1 | tee "$B/py-tests.out" || py_rc=$?
 py_ran=$(grep '^Ran ' "$B/py-tests.out" | tail -n 1 || true)
 py_result=$(grep -E '^(OK|FAILED)' "$B/py-tests.out" | tail -n 1 || true)
+# The pytest fixtures, as a user's suite gets them: the wheel in a venv
+# that sees the system's pytest, which loads the plugin through the
+# package's entry point (pytest11); nothing imported by hand.
+echo "== pytest: the package's fixtures, from the installed wheel ($("$pytest_python" -m pytest --version 2>&1), $("$pytest_python" --version 2>&1))"
+"$pytest_python" -m venv --system-site-packages "$B/venv-pytest"
+"$B/venv-pytest/bin/pip" install --quiet --no-index "$wheel"
+pytest_rc=0
+(cd "$B" && env -u MAILWIRE_LIB -u PYTHONPATH MAILWIRE_TEST_INSTALLED=1 MAILWIRE_BIN="$B/mailwire" \
+  timeout -k 10 600 "$B/venv-pytest/bin/python" -m pytest -p no:cacheprovider -v "$repo/bindings/python/pytest_tests") 2>&1 | tee "$B/pytest.out" || pytest_rc=$?
+pytest_result=$(grep -E '^=+ .*(passed|failed|error).* in ' "$B/pytest.out" | tail -n 1 || true)
 
 echo "== summary"
 echo "$valgrind_line"
@@ -373,7 +395,8 @@ echo "$asan_line"
 printf '%s\n' "${c_summary[@]}"
 echo "python tests: ${py_ran:-did not finish}"
 echo "${py_result:-FAILED}"
-if [ "$py_rc" != 0 ]; then
+echo "pytest: ${pytest_result:-did not finish}"
+if [ "$py_rc" != 0 ] || [ "$pytest_rc" != 0 ]; then
   echo "bindings: FAILED (Python tests)"
   exit 1
 fi

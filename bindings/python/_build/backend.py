@@ -21,7 +21,9 @@ NAME, VERSION = "mailwire", "0.1.0"
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_ROOT = os.path.dirname(HERE)  # bindings/python
 REPO = os.path.dirname(os.path.dirname(PACKAGE_ROOT))  # the Go module
-SOURCES = ("__init__.py", "_native.py", "aio.py", "testing.py", "py.typed")
+SOURCES = ("__init__.py", "_native.py", "aio.py", "testing.py", "pytest_plugin.py", "py.typed")
+# pytest loads the plugin of an installed package named by this entry point.
+ENTRY_POINTS = "[pytest11]\nmailwire = mailwire.pytest_plugin\n"
 
 
 def _tag() -> str:
@@ -62,6 +64,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         with open(lib, "rb") as f:
             files[f"{NAME}/libmailwire.so"] = f.read()
         files[f"{dist_info}/METADATA"] = _metadata().encode()
+        files[f"{dist_info}/entry_points.txt"] = ENTRY_POINTS.encode()
         files[f"{dist_info}/WHEEL"] = (
             f"Wheel-Version: 1.0\nGenerator: mailwire-backend\nRoot-Is-Purelib: false\nTag: {_tag()}\n"
         ).encode()
