@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	caOut := fs.String("ca-out", "", "write the CA certificate (PEM) that signed the server's to this `file`")
 	maxRcpts := fs.Int("max-recipients", 0, "at most this many recipients per message (LIMITS RCPTMAX); 0: no limit")
 	lmtp := fs.Bool("lmtp", false, "speak LMTP (RFC 2033) instead of SMTP")
+	disable := fs.String("disable", "", "leave these extensions out of EHLO, comma-separated: "+strings.Join(serveExtensionNames(), ","))
+	maxSize := fs.Int64("max-size", 0, "the largest message in `bytes` (SIZE); 0: smtptest's 10 MiB")
+	replyDelay := fs.Duration("reply-delay", 0, "hold back every reply this `long` (a slow server)")
 	pos, code, ok := parseArgs(fs, serveHelp, args, stdout, stderr)
 	if !ok {
 		return code
@@ -47,7 +51,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(pos) > 0 {
 		return usageError(stderr, "serve", "unexpected argument %q", pos[0])
 	}
-	cfg := &smtptest.Config{Domain: *domain, MaxRecipients: *maxRcpts, LMTP: *lmtp, MagicRecipients: true}
+	cfg := &smtptest.Config{Domain: *domain, MaxRecipients: *maxRcpts, LMTP: *lmtp, MagicRecipients: true,
+		MaxMessageBytes: *maxSize, ReplyDelay: *replyDelay}
+	if *maxSize < 0 || *replyDelay < 0 {
+		return usageError(stderr, "serve", "--max-size and --reply-delay cannot be negative")
+	}
+	if err := disableExtensions(cfg, *disable); err != nil {
+		return usageError(stderr, "serve", "--disable: %v", err)
+	}
 	switch strings.ToLower(*tlsMode) {
 	case "starttls":
 		cfg.TLS = smtptest.StartTLS
@@ -87,7 +98,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintln(stderr, "mailwire serve: the HTTP API:", err)
 			return exitUnavail
 		}
-		hs := &http.Server{Handler: apiHandler(srv), ReadHeaderTimeout: 10 * time.Second}
+		hs := &http.Server{Handler: apiHandler(srv, serverSettings{TLS: strings.ToLower(*tlsMode), AuthRequired: len(users) > 0, LMTP: *lmtp}), ReadHeaderTimeout: 10 * time.Second}
 		go hs.Serve(ln)
 		defer hs.Close()
 		fmt.Fprintf(stdout, "http %s\n", ln.Addr())
@@ -99,4 +110,44 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "mailwire serve: stopping")
 	return exitOK
+}
+
+// serveExtensions are the extensions --disable can leave out, and the
+// Config field that does it.
+var serveExtensions = map[string]func(*smtptest.Config){
+	"pipelining":          func(c *smtptest.Config) { c.DisablePipelining = true },
+	"8bitmime":            func(c *smtptest.Config) { c.Disable8BitMIME = true },
+	"enhancedstatuscodes": func(c *smtptest.Config) { c.DisableEnhancedStatusCodes = true },
+	"chunking":            func(c *smtptest.Config) { c.DisableChunking = true },
+	"binarymime":          func(c *smtptest.Config) { c.DisableBinaryMIME = true },
+	"size":                func(c *smtptest.Config) { c.DisableSize = true },
+	"smtputf8":            func(c *smtptest.Config) { c.DisableSMTPUTF8 = true },
+	"dsn":                 func(c *smtptest.Config) { c.DisableDSN = true },
+	"requiretls":          func(c *smtptest.Config) { c.DisableRequireTLS = true },
+	"limits":              func(c *smtptest.Config) { c.DisableLimits = true },
+}
+
+func serveExtensionNames() []string {
+	names := make([]string, 0, len(serveExtensions))
+	for n := range serveExtensions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// disableExtensions applies --disable's list to cfg.
+func disableExtensions(cfg *smtptest.Config, list string) error {
+	for _, name := range strings.Split(list, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" {
+			continue
+		}
+		off, ok := serveExtensions[name]
+		if !ok {
+			return fmt.Errorf("%q: want some of %s", name, strings.Join(serveExtensionNames(), ", "))
+		}
+		off(cfg)
+	}
+	return nil
 }

@@ -124,7 +124,7 @@ func explainTranscript(lines []string) ([]explainedLine, string) {
 }
 
 // apiHandler serves the API of SERVE_API.md, and the web page.
-func apiHandler(srv *smtptest.Server) http.Handler {
+func apiHandler(srv *smtptest.Server, settings serverSettings) http.Handler {
 	mux := http.NewServeMux()
 	addWebPage(mux, srv)
 	list := func(msgs []*smtptest.Message) []messageJSON {
@@ -206,9 +206,24 @@ func apiHandler(srv *smtptest.Server) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /api/server", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"smtp": srv.Addr(), "pin": srv.Pin(), "ca_pem": string(srv.CACertPEM())})
+		writeJSON(w, http.StatusOK, serverJSON{SMTP: srv.Addr(), Pin: srv.Pin(), CAPEM: string(srv.CACertPEM()), serverSettings: settings})
 	})
 	return mux
+}
+
+// serverSettings are what a client must know to talk to the server.
+type serverSettings struct {
+	TLS          string `json:"tls"`           // starttls, implicit or none
+	AuthRequired bool   `json:"auth_required"` // --user given: AUTH before MAIL
+	LMTP         bool   `json:"lmtp"`
+}
+
+// serverJSON is GET /api/server.
+type serverJSON struct {
+	SMTP  string `json:"smtp"`
+	Pin   string `json:"pin"`
+	CAPEM string `json:"ca_pem"`
+	serverSettings
 }
 
 // faultJSON is a fault as POST /api/faults takes it.

@@ -82,9 +82,10 @@ func TestServeAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var info map[string]string
+	var info map[string]any
 	getJSON(t, base+"/api/server", 200, &info)
-	if info["smtp"] != smtpAddr || info["ca_pem"] != string(caPEM) || !strings.HasPrefix(info["pin"], "sha256//") {
+	if info["smtp"] != smtpAddr || info["ca_pem"] != string(caPEM) || !strings.HasPrefix(info["pin"].(string), "sha256//") ||
+		info["tls"] != "starttls" || info["auth_required"] != true || info["lmtp"] != false {
 		t.Errorf("/api/server: %v", info)
 	}
 	// wait, before the message is sent: it answers once it comes.
@@ -242,6 +243,9 @@ func TestServeUsage(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "serve", "--user", "nopass"); code != exitUsage {
 		t.Errorf("--user nopass: exit %d", code)
+	}
+	if code, _, stderr := runCLI(t, "serve", "--disable", "chunking,tls"); code != exitUsage || !strings.Contains(stderr, `"tls"`) {
+		t.Errorf("--disable tls: exit %d, %q", code, stderr)
 	}
 	if code, _, _ := runCLI(t, "serve", "--listen", "256.0.0.1:1"); code != exitUnavail {
 		t.Errorf("a bad --listen: exit %d", code)
@@ -424,5 +428,33 @@ func TestServeTranscriptExplained(t *testing.T) {
 	}
 	if len(tr.Explained) != len(tr.Lines) {
 		t.Errorf("%d explained lines for %d lines", len(tr.Explained), len(tr.Lines))
+	}
+}
+
+// --disable leaves extensions out of EHLO; --max-size sets SIZE, and a
+// larger message is refused.
+func TestServeExtensionsSwitchable(t *testing.T) {
+	t.Parallel()
+	smtpAddr, _ := startServe(t, "--tls", "none", "--disable", "chunking, PIPELINING,dsn", "--max-size", "1000")
+	c, err := smtp.Dial(context.Background(), smtpAddr, &smtp.Options{Security: smtp.Plaintext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, off := range []string{"CHUNKING", "PIPELINING", "DSN"} {
+		if ok, _ := c.Extension(off); ok {
+			t.Errorf("EHLO offers %s after --disable", off)
+		}
+	}
+	if ok, _ := c.Extension("8BITMIME"); !ok {
+		t.Error("EHLO lacks 8BITMIME, which was not disabled")
+	}
+	if _, size := c.Extension("SIZE"); size != "1000" {
+		t.Errorf("SIZE %q, want 1000", size)
+	}
+	_, err = c.Send(context.Background(), &smtp.Envelope{From: "a@example.com", To: []string{"b@example.com"}},
+		strings.NewReader("Subject: big\r\n\r\n"+strings.Repeat("x", 2000)+"\r\n"))
+	if err == nil || !strings.Contains(err.Error(), "1000") {
+		t.Errorf("a 2 KB message to SIZE 1000: %v, want it refused", err)
 	}
 }
