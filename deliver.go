@@ -1,0 +1,238 @@
+package smtp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// Direct delivery: a message to each recipient domain's own MX hosts, as
+// an MTA delivers it, rather than to a submission server the caller names.
+
+// DeliverOptions says how Deliver reaches the recipients' MX hosts. The
+// zero value asks the system's resolver and delivers to port 25.
+type DeliverOptions struct {
+	// Options are the options of each connection: LocalName (the name
+	// the MX hosts see in EHLO; they often check that it resolves to the
+	// sending address), Timeout, TLSConfig (its RootCAs; its ServerName
+	// is set to each MX host's name), Trace. Security and Auth are
+	// Deliver's: STARTTLS when the host offers it (required with
+	// RequireTLS), and no login, since an MX takes none.
+	Options *Options
+	// Resolver is the DNS resolver asked, "host:port" (or a host, port
+	// 53); "" is the first nameserver of /etc/resolv.conf.
+	Resolver string
+	// Port is the MX hosts' SMTP port; "" is 25. (Tests use another.)
+	Port string
+	// RequireTLS refuses a host that does not offer STARTTLS or whose
+	// certificate does not verify, and tries the next one: nothing goes
+	// out in plaintext.
+	RequireTLS bool
+}
+
+// DomainReceipt is the outcome of the delivery to one recipient domain.
+type DomainReceipt struct {
+	// Domain is the recipient domain, in A-labels and lower case.
+	Domain string
+	// Recipients are the envelope's recipients at Domain, in its order.
+	Recipients []string
+	// Receipt is the accepting host's receipt; nil when none accepted.
+	Receipt *Receipt
+	// Err is why no host accepted the message (the last attempt's error,
+	// or the DNS's); nil when one did.
+	Err error
+	// Attempts are the hosts tried, in order, with each one's outcome.
+	Attempts []Attempt
+}
+
+// Attempt is one MX host, at one of its addresses, tried for a domain.
+type Attempt struct {
+	// Host is the MX host's name; the domain itself when it has no MX
+	// record (Implicit, RFC 5321 section 5.1).
+	Host       string
+	Preference uint16
+	Implicit   bool
+	// Addr is the address dialled, "ip:port"; "" when the host had none.
+	Addr string
+	// TLS is the version and cipher suite the session was encrypted with
+	// ("TLS 1.3, TLS_AES_128_GCM_SHA256"); "" when it was not.
+	TLS string
+	// Err is why this host did not take the message; nil when it did.
+	Err error
+}
+
+// Deliver sends the message to each recipient domain's MX hosts: the
+// recipients grouped by domain (in the order they first appear), each
+// domain's hosts tried in MX preference order (hosts of equal preference
+// in random order; the domain itself when it has no MX record; none when
+// its MX is the null MX "0 .", RFC 7505), each host at each of its
+// addresses, moving on to the next after a connection failure, a timeout,
+// a 4xx reply or a TLS failure, and stopping at a 5xx (the message is
+// refused, wherever it goes) or when the outcome is unknown (the
+// connection dropped after the end of data: another host might deliver it
+// twice). The message is read again, from its start, for each attempt.
+//
+// It returns one DomainReceipt per domain, with every attempt in it; its
+// error is for the input alone (no recipient, a bad address, no
+// resolver), and a delivery that failed is in its DomainReceipt's Err.
+func Deliver(ctx context.Context, env *Envelope, msg io.ReadSeeker, opts *DeliverOptions) ([]*DomainReceipt, error) {
+	if env == nil || len(env.To) == 0 || msg == nil {
+		return nil, errInput("Deliver needs an envelope with a recipient, and a message")
+	}
+	if opts == nil {
+		opts = &DeliverOptions{}
+	}
+	groups, err := groupByDomain(env.To)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := newDNSClient(opts.Resolver)
+	if err != nil {
+		return nil, err
+	}
+	start, err := msg.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, errInput("the message cannot be read again: %v", err)
+	}
+	d := &deliverer{dns: dc, opts: opts, msg: msg, start: start}
+	out := make([]*DomainReceipt, 0, len(groups))
+	for _, g := range groups {
+		e := *env
+		e.To = g.Recipients
+		out = append(out, d.domain(ctx, &e, g))
+	}
+	return out, nil
+}
+
+// groupByDomain groups recipients by domain, in the order the domains
+// first appear.
+func groupByDomain(to []string) ([]*DomainReceipt, error) {
+	var groups []*DomainReceipt
+	index := map[string]*DomainReceipt{}
+	for _, rcpt := range to {
+		at := strings.LastIndexByte(rcpt, '@')
+		if at < 1 || at == len(rcpt)-1 {
+			return nil, errInput("recipient %q has no domain to deliver to", rcpt)
+		}
+		domain, err := idna.Lookup.ToASCII(strings.TrimSuffix(rcpt[at+1:], "."))
+		if err != nil {
+			return nil, errInput("recipient %q: invalid domain: %v", rcpt, err)
+		}
+		domain = strings.ToLower(domain)
+		g := index[domain]
+		if g == nil {
+			g = &DomainReceipt{Domain: domain}
+			index[domain] = g
+			groups = append(groups, g)
+		}
+		g.Recipients = append(g.Recipients, rcpt)
+	}
+	return groups, nil
+}
+
+// deliverer is one Deliver call's state.
+type deliverer struct {
+	dns   *dnsClient
+	opts  *DeliverOptions
+	msg   io.ReadSeeker
+	start int64
+}
+
+// domain delivers to one domain's hosts, filling dr.
+func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt) *DomainReceipt {
+	hosts, err := d.dns.lookupMX(ctx, dr.Domain)
+	if err != nil {
+		dr.Err = err
+		return dr
+	}
+	for _, h := range hosts {
+		addrs, err := d.dns.lookupAddrs(ctx, h.Name)
+		if err == nil && len(addrs) == 0 {
+			err = fmt.Errorf("smtp: MX host %s has no address (A or AAAA)", h.Name)
+		}
+		if err != nil {
+			dr.Attempts = append(dr.Attempts, Attempt{Host: h.Name, Preference: h.Preference, Implicit: h.Implicit, Err: err})
+			dr.Err = err
+			continue
+		}
+		for _, ip := range addrs {
+			a := Attempt{Host: h.Name, Preference: h.Preference, Implicit: h.Implicit, Addr: net.JoinHostPort(ip, d.port())}
+			dr.Receipt, a.TLS, a.Err = d.attempt(ctx, a.Addr, h.Name, env)
+			dr.Attempts = append(dr.Attempts, a)
+			dr.Err = a.Err
+			if a.Err == nil || !tryNextHost(a.Err) || ctx.Err() != nil {
+				return dr
+			}
+		}
+	}
+	return dr
+}
+
+func (d *deliverer) port() string {
+	if d.opts.Port != "" {
+		return d.opts.Port
+	}
+	return "25"
+}
+
+// attempt delivers to one address of host.
+func (d *deliverer) attempt(ctx context.Context, addr, host string, env *Envelope) (*Receipt, string, error) {
+	if _, err := d.msg.Seek(d.start, io.SeekStart); err != nil {
+		return nil, "", errInput("the message cannot be read again: %v", err)
+	}
+	c, err := Dial(ctx, addr, d.clientOptions(host))
+	if err != nil {
+		return nil, "", err
+	}
+	defer c.Close()
+	tlsDesc := ""
+	if st, ok := c.TLSConnectionState(); ok {
+		tlsDesc = tls.VersionName(st.Version) + ", " + tls.CipherSuiteName(st.CipherSuite)
+	}
+	r, err := c.Send(ctx, env, d.msg)
+	if err != nil {
+		return nil, tlsDesc, err
+	}
+	c.Quit(ctx)
+	return r, tlsDesc, nil
+}
+
+// clientOptions are the caller's Options for a connection to host.
+func (d *deliverer) clientOptions(host string) *Options {
+	var o Options
+	if d.opts.Options != nil {
+		o = *d.opts.Options
+	}
+	o.Auth = nil
+	o.Security = StartTLSOptional
+	if d.opts.RequireTLS {
+		o.Security = StartTLS
+	}
+	cfg := &tls.Config{}
+	if o.TLSConfig != nil {
+		cfg = o.TLSConfig.Clone()
+	}
+	cfg.ServerName = host
+	o.TLSConfig = cfg
+	return &o
+}
+
+// tryNextHost says whether another host may take the message after err:
+// yes after a failure to connect, a timeout, a 4xx or a TLS failure; no
+// after a 5xx, a bad input, or when the outcome is unknown.
+func tryNextHost(err error) bool {
+	if errors.Is(err, ErrDeliveryUnknown) {
+		return false
+	}
+	switch Classify(err) {
+	case ClassTemporary, ClassTimeout, ClassNetwork, ClassSecurity:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,331 @@
+package smtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailwire/smtp/smtptest"
+)
+
+// testDNS is an authoritative DNS server for test zones on 127.0.0.1: it
+// answers from its records, NXDOMAIN for a name it has no record of, and
+// counts the questions.
+type testDNS struct {
+	addr string
+	mu   sync.Mutex
+	rrs  []dns.RR
+	asks map[string]int // "MX example.test." → times asked
+}
+
+func startTestDNS(t *testing.T, records ...string) *testDNS {
+	t.Helper()
+	z := &testDNS{asks: map[string]int{}}
+	for _, r := range records {
+		rr, err := dns.NewRR(r)
+		if err != nil {
+			t.Fatalf("record %q: %v", r, err)
+		}
+		z.rrs = append(z.rrs, rr)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(z.answer)}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	z.addr = pc.LocalAddr().String()
+	return z
+}
+
+func (z *testDNS) answer(w dns.ResponseWriter, r *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	q := r.Question[0]
+	z.mu.Lock()
+	z.asks[dns.TypeToString[q.Qtype]+" "+strings.ToLower(q.Name)]++
+	known := false
+	for _, rr := range z.rrs {
+		if !strings.EqualFold(rr.Header().Name, q.Name) {
+			continue
+		}
+		known = true
+		if rr.Header().Rrtype == q.Qtype {
+			m.Answer = append(m.Answer, rr)
+		}
+	}
+	z.mu.Unlock()
+	if !known {
+		m.Rcode = dns.RcodeNameError
+	}
+	w.WriteMsg(m)
+}
+
+func (z *testDNS) asked(q string) int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.asks[q]
+}
+
+// mxServers starts an smtptest server on each of the loopback addresses
+// ips (127.0.0.2...), all on one port, as MX hosts all listen on 25; a
+// nil Config leaves that address with nothing listening.
+func mxServers(t *testing.T, cfgs map[string]*smtptest.Config) (map[string]*smtptest.Server, string) {
+	t.Helper()
+	for try := 0; try < 20; try++ {
+		probe, err := net.Listen("tcp", "127.0.0.9:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(probe.Addr().String())
+		probe.Close()
+		servers := map[string]*smtptest.Server{}
+		ok := true
+		for ip, cfg := range cfgs {
+			if cfg == nil {
+				continue
+			}
+			s, err := smtptest.Start(cfg, net.JoinHostPort(ip, port))
+			if err != nil {
+				ok = false
+				break
+			}
+			servers[ip] = s
+			t.Cleanup(func() { s.Close() })
+		}
+		if ok {
+			return servers, port
+		}
+		for _, s := range servers {
+			s.Close()
+		}
+	}
+	t.Fatal("no port free on every loopback address")
+	return nil, ""
+}
+
+func plainMX() *smtptest.Config { return &smtptest.Config{TLS: smtptest.NoTLS} }
+
+var testMessage = "From: ann@sender.test\r\nSubject: direct\r\n\r\nhello\r\n"
+
+func deliver(t *testing.T, z *testDNS, port string, to []string, opts *DeliverOptions) []*DomainReceipt {
+	t.Helper()
+	if opts == nil {
+		opts = &DeliverOptions{}
+	}
+	opts.Resolver, opts.Port = z.addr, port
+	if opts.Options == nil {
+		opts.Options = &Options{LocalName: "sender.test"}
+	}
+	out, err := Deliver(context.Background(), &Envelope{From: "ann@sender.test", To: to}, strings.NewReader(testMessage), opts)
+	if err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	return out
+}
+
+// Hosts in preference order; past one that refuses the connection and one
+// that answers 451, to the third; the 451 host and the third keep what
+// they got.
+func TestDeliverFallsBackInPreferenceOrder(t *testing.T) {
+	t.Parallel()
+	servers, port := mxServers(t, map[string]*smtptest.Config{
+		"127.0.0.2": {TLS: smtptest.NoTLS, CommandErrors: map[string]*smtptest.Reply{"MAIL": {Code: 451, EnhancedCode: smtptest.EnhancedCode{4, 3, 0}, Message: "try later"}}},
+		"127.0.0.3": plainMX(),
+		"127.0.0.4": nil, // nothing listens
+	})
+	z := startTestDNS(t,
+		"example.test. 300 IN MX 30 mx3.example.test.",
+		"example.test. 300 IN MX 10 mx1.example.test.",
+		"example.test. 300 IN MX 20 mx2.example.test.",
+		"mx1.example.test. 300 IN A 127.0.0.4",
+		"mx2.example.test. 300 IN A 127.0.0.2",
+		"mx3.example.test. 300 IN A 127.0.0.3",
+	)
+	out := deliver(t, z, port, []string{"bob@example.test"}, nil)
+	if len(out) != 1 {
+		t.Fatalf("%d domain receipts, want 1", len(out))
+	}
+	dr := out[0]
+	if dr.Err != nil || dr.Receipt == nil || len(dr.Receipt.Accepted) != 1 {
+		t.Fatalf("delivery: %v, receipt %+v", dr.Err, dr.Receipt)
+	}
+	var got []string
+	for _, a := range dr.Attempts {
+		got = append(got, fmt.Sprintf("%s %d %v", a.Host, a.Preference, Classify(a.Err)))
+	}
+	want := []string{"mx1.example.test 10 network", "mx2.example.test 20 temporary", "mx3.example.test 30 none"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("attempts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := len(servers["127.0.0.2"].Messages()); n != 0 {
+		t.Errorf("the 451 host kept %d messages", n)
+	}
+	if m := servers["127.0.0.3"].Messages(); len(m) != 1 || m[0].Helo != "sender.test" || m[0].To[0] != "bob@example.test" {
+		t.Errorf("the third host got %v", m)
+	}
+}
+
+// A 5xx is final: the next host is not tried. An unknown outcome (the
+// connection dropped after the end of data) is final too: another host
+// could deliver it twice.
+func TestDeliverStopsAtPermanentOrUnknown(t *testing.T) {
+	t.Parallel()
+	servers, port := mxServers(t, map[string]*smtptest.Config{
+		"127.0.0.2": {TLS: smtptest.NoTLS, CommandErrors: map[string]*smtptest.Reply{"MAIL": {Code: 550, EnhancedCode: smtptest.EnhancedCode{5, 7, 1}, Message: "sender refused"}}},
+		"127.0.0.3": {TLS: smtptest.NoTLS, DropAt: smtptest.StepAfterData},
+		"127.0.0.4": plainMX(),
+	})
+	z := startTestDNS(t,
+		"refuses.test. 300 IN MX 10 mx1.refuses.test.",
+		"refuses.test. 300 IN MX 20 mx2.refuses.test.",
+		"mx1.refuses.test. 300 IN A 127.0.0.2",
+		"mx2.refuses.test. 300 IN A 127.0.0.4",
+		"drops.test. 300 IN MX 10 mx1.drops.test.",
+		"drops.test. 300 IN MX 20 mx2.drops.test.",
+		"mx1.drops.test. 300 IN A 127.0.0.3",
+		"mx2.drops.test. 300 IN A 127.0.0.4",
+	)
+	out := deliver(t, z, port, []string{"bob@refuses.test", "carol@drops.test"}, nil)
+	if len(out) != 2 || out[0].Domain != "refuses.test" || out[1].Domain != "drops.test" {
+		t.Fatalf("receipts %+v", out)
+	}
+	if e := out[0].Err; Classify(e) != ClassPermanent || len(out[0].Attempts) != 1 || !strings.Contains(e.Error(), "550 5.7.1") {
+		t.Errorf("refuses.test: %v after %d attempts, want the 550 after 1", e, len(out[0].Attempts))
+	}
+	if e := out[1].Err; !errors.Is(e, ErrDeliveryUnknown) || len(out[1].Attempts) != 1 {
+		t.Errorf("drops.test: %v after %d attempts, want ErrDeliveryUnknown after 1", e, len(out[1].Attempts))
+	}
+	if n := len(servers["127.0.0.4"].Messages()); n != 0 {
+		t.Errorf("the second hosts got %d messages after a final outcome", n)
+	}
+	if n := len(servers["127.0.0.3"].Messages()); n != 1 {
+		t.Errorf("the dropping host kept %d messages, want 1 (delivered, unknown to the client)", n)
+	}
+}
+
+// No MX record: the domain itself (RFC 5321 section 5.1). The null MX:
+// no attempt at all (RFC 7505). NXDOMAIN: no attempt.
+func TestDeliverImplicitAndNullMX(t *testing.T) {
+	t.Parallel()
+	servers, port := mxServers(t, map[string]*smtptest.Config{"127.0.0.2": plainMX()})
+	z := startTestDNS(t,
+		"nomx.test. 300 IN A 127.0.0.2",
+		"null.test. 300 IN MX 0 .",
+		"null.test. 300 IN A 127.0.0.2",
+	)
+	out := deliver(t, z, port, []string{"bob@NoMX.test", "carol@null.test", "dan@nowhere.test"}, nil)
+	if len(out) != 3 {
+		t.Fatalf("%d receipts", len(out))
+	}
+	if a := out[0].Attempts; out[0].Err != nil || len(a) != 1 || !a[0].Implicit || a[0].Host != "nomx.test" {
+		t.Errorf("nomx.test: %v, attempts %+v", out[0].Err, a)
+	}
+	if !errors.Is(out[1].Err, ErrNullMX) || len(out[1].Attempts) != 0 || z.asked("A null.test.") != 0 {
+		t.Errorf("null.test: %v, %d attempts, A asked %d times", out[1].Err, len(out[1].Attempts), z.asked("A null.test."))
+	}
+	if !errors.Is(out[2].Err, ErrNoSuchDomain) || len(out[2].Attempts) != 0 {
+		t.Errorf("nowhere.test: %v, %d attempts", out[2].Err, len(out[2].Attempts))
+	}
+	if m := servers["127.0.0.2"].Messages(); len(m) != 1 || len(m[0].To) != 1 || m[0].To[0] != "bob@NoMX.test" {
+		t.Errorf("the server got %v, want bob's message only", m)
+	}
+}
+
+// Recipients grouped per domain, each domain's host given only its own.
+func TestDeliverGroupsRecipientsByDomain(t *testing.T) {
+	t.Parallel()
+	servers, port := mxServers(t, map[string]*smtptest.Config{"127.0.0.2": plainMX(), "127.0.0.3": plainMX()})
+	z := startTestDNS(t,
+		"a.test. 300 IN MX 10 mx.a.test.", "mx.a.test. 300 IN A 127.0.0.2",
+		"b.test. 300 IN MX 10 mx.b.test.", "mx.b.test. 300 IN A 127.0.0.3",
+	)
+	out := deliver(t, z, port, []string{"bob@a.test", "carol@B.test", "dan@a.test"}, nil)
+	if len(out) != 2 || strings.Join(out[0].Recipients, ",") != "bob@a.test,dan@a.test" || strings.Join(out[1].Recipients, ",") != "carol@B.test" {
+		t.Fatalf("groups %+v %+v", out[0], out[1])
+	}
+	if m := servers["127.0.0.2"].Messages(); len(m) != 1 || strings.Join(m[0].To, ",") != "bob@a.test,dan@a.test" {
+		t.Errorf("a.test's host got %v", m)
+	}
+	if m := servers["127.0.0.3"].Messages(); len(m) != 1 || strings.Join(m[0].To, ",") != "carol@B.test" {
+		t.Errorf("b.test's host got %v", m)
+	}
+}
+
+// STARTTLS is used when offered; with RequireTLS a host without it is
+// passed over for one with it (whose certificate is verified against the
+// MX host's name).
+func TestDeliverRequireTLS(t *testing.T) {
+	t.Parallel()
+	servers, port := mxServers(t, map[string]*smtptest.Config{"127.0.0.2": plainMX(), "127.0.0.3": {TLS: smtptest.StartTLS}})
+	z := startTestDNS(t,
+		"tls.test. 300 IN MX 10 plain.tls.test.", "plain.tls.test. 300 IN A 127.0.0.2",
+		"tls.test. 300 IN MX 20 localhost.", "localhost. 300 IN A 127.0.0.3",
+	)
+	opts := func(require bool) *DeliverOptions {
+		return &DeliverOptions{RequireTLS: require, Options: &Options{LocalName: "sender.test", TLSConfig: servers["127.0.0.3"].ClientTLSConfig()}}
+	}
+	out := deliver(t, z, port, []string{"bob@tls.test"}, opts(false))
+	if a := out[0].Attempts; out[0].Err != nil || len(a) != 1 || a[0].TLS != "" {
+		t.Errorf("opportunistic: %v, attempts %+v: want plaintext to the first host", out[0].Err, a)
+	}
+	out = deliver(t, z, port, []string{"bob@tls.test"}, opts(true))
+	a := out[0].Attempts
+	if out[0].Err != nil || len(a) != 2 || Classify(a[0].Err) != ClassSecurity || !strings.HasPrefix(a[1].TLS, "TLS 1.3") {
+		t.Errorf("RequireTLS: %v, attempts %+v: want the first passed over, TLS 1.3 to the second", out[0].Err, a)
+	}
+	if m := servers["127.0.0.3"].Messages(); len(m) != 1 || !m[0].TLS {
+		t.Errorf("the TLS host got %v", m)
+	}
+}
+
+// Hosts of equal preference come in random order; lower preferences
+// first always.
+func TestLookupMXOrder(t *testing.T) {
+	t.Parallel()
+	z := startTestDNS(t,
+		"eq.test. 300 IN MX 20 c.eq.test.",
+		"eq.test. 300 IN MX 10 a.eq.test.",
+		"eq.test. 300 IN MX 10 b.eq.test.",
+	)
+	dc, err := newDNSClient(z.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders := map[string]bool{}
+	for range 64 {
+		hosts, err := dc.lookupMX(context.Background(), "eq.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, h := range hosts {
+			names = append(names, h.Name)
+		}
+		if len(names) != 3 || names[2] != "c.eq.test" {
+			t.Fatalf("order %v: the preference 20 host must come last", names)
+		}
+		orders[strings.Join(names, ",")] = true
+	}
+	if !orders["a.eq.test,b.eq.test,c.eq.test"] || !orders["b.eq.test,a.eq.test,c.eq.test"] {
+		t.Errorf("orders seen in 64 lookups: %v, want both of the equal hosts first", orders)
+	}
+}
+
+func TestDeliverBadInput(t *testing.T) {
+	t.Parallel()
+	for _, env := range []*Envelope{nil, {From: "a@b.test"}, {From: "a@b.test", To: []string{"nodomain"}}, {From: "a@b.test", To: []string{"bob@"}}} {
+		_, err := Deliver(context.Background(), env, strings.NewReader(testMessage), &DeliverOptions{Resolver: "127.0.0.1:1"})
+		if Classify(err) != ClassInvalidArgument {
+			t.Errorf("Deliver(%+v) = %v, want an invalid-argument error", env, err)
+		}
+	}
+}
