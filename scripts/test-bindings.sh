@@ -110,8 +110,10 @@ fi
 server_pid=""
 cleanup() {
   # The example server stops when its stdin (fd 3) closes; kill it if it
-  # is still there. (The C and Python tests start servers of their own,
-  # which stop when the test process that holds their stdin ends.)
+  # is still there. (The C and Python tests start servers of their own: the
+  # Python tests' private server stops when the test process that holds its
+  # stdin ends; the C tests' mailwire serve gets SIGTERM from the test, or
+  # from the kernel when the test process dies, PR_SET_PDEATHSIG.)
   exec 3>&- 2>/dev/null || true
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
@@ -134,7 +136,7 @@ go vet ./bindings/...
 go test -count=1 ./bindings/...
 
 # ---- build ------------------------------------------------------------------
-echo "== building libmailwire.so, mailwire.h and the test server in $B"
+echo "== building libmailwire.so, mailwire.h, the test server and mailwire in $B"
 # Debian 12's valgrind (3.19) cannot read the DWARF 5 that Go writes since
 # 1.25 ("unhandled DW_FORM"); GOEXPERIMENT=nodwarf5 writes DWARF 4. Should a
 # later Go drop the experiment, build without it.
@@ -148,8 +150,8 @@ for section in "THREAD SAFETY" "MEMORY OWNERSHIP" "RETURN CODES AND ERRORS" "int
     exit 1
   fi
 done
-go build -o "$B/server" ./bindings/c/test/server
-go build -o "$B/mailwire" ./cmd/mailwire # mailwire.testing's server (mailwire serve)
+go build -o "$B/server" ./bindings/c/test/server # the examples' and the Python tests' server
+go build -o "$B/mailwire" ./cmd/mailwire # mailwire serve: the C tests' server, and mailwire.testing's
 
 cflags=(-std=c11 -Wall -Wextra -Werror -g -O1 -I"$B")
 ldflags=(-L"$B" -lmailwire "-Wl,-rpath,$B" -pthread)
@@ -234,6 +236,9 @@ echo "$asan_line"
 # asan: the C program built with -fsanitize=address (the Go library is not
 # instrumented), LeakSanitizer on: heap overflows, use after free and leaks
 # on the C side.
+# The test program starts the servers it needs itself, each a `mailwire
+# serve` ($B/mailwire, built above) on free ports, and reads what they
+# received through their HTTP API.
 c_summary=()
 run_c_tests() { # checker
   local checker=$1 exe="$B/test_mailwire-$1" probe="$B/leak_probe-$1" log="$B/$1-c-tests.log"
@@ -253,9 +258,9 @@ run_c_tests() { # checker
   cc "${cflags[@]}" "${extra[@]}" -o "$exe" bindings/c/test/test_mailwire.c "${ldflags[@]}"
   cc "${cflags[@]}" "${extra[@]}" -o "$probe" bindings/c/test/leak_probe.c "${ldflags[@]}"
   if [ "$checker" = valgrind ]; then
-    timeout -k 10 900 "${runner[@]}" "$exe" "$B/server" | tee "$B/c-tests.out" || rc=$?
+    timeout -k 10 900 "${runner[@]}" "$exe" "$B/mailwire" | tee "$B/c-tests.out" || rc=$?
   else
-    timeout -k 10 900 "${runner[@]}" "$exe" "$B/server" 2>&1 >"$B/c-tests.out" | tee "$log" >&2 || rc=$?
+    timeout -k 10 900 "${runner[@]}" "$exe" "$B/mailwire" 2>&1 >"$B/c-tests.out" | tee "$log" >&2 || rc=$?
     cat "$B/c-tests.out"
   fi
   line=$(grep '^c tests: ' "$B/c-tests.out" || echo "c tests: did not finish")
