@@ -42,7 +42,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintf(os.Stderr, "usage: go run . [-quick] [-only a,b,c,d,e,f,g,h,i] [-wire]\n")
+	fmt.Fprintf(os.Stderr, "usage: go run . [-quick] [-only a,b,c,d,e,f,g,h,i,j] [-wire]\n")
 	flag.VisitAll(func(f *flag.Flag) {
 		if f.Name != "serve" {
 			fmt.Fprintf(os.Stderr, "  -%s\t%s\n", f.Name, f.Usage)
@@ -64,6 +64,7 @@ var scenarios = []struct {
 	{"g", (*bench).poolCPU},
 	{"h", (*bench).traceCost},
 	{"i", (*bench).volume},
+	{"j", (*bench).serveIntake},
 }
 
 func run(quick bool, only string, wire bool) error {
@@ -79,8 +80,8 @@ func run(quick bool, only string, wire bool) error {
 		}
 	}
 	for k := range selected {
-		if !strings.Contains("abcdefghi", k) || len(k) != 1 {
-			return fmt.Errorf("-only: unknown scenario %q (want a, b, c, d, e, f, g, h or i)", k)
+		if !strings.Contains("abcdefghij", k) || len(k) != 1 {
+			return fmt.Errorf("-only: unknown scenario %q (want a, b, c, d, e, f, g, h, i or j)", k)
 		}
 	}
 

@@ -1,5 +1,6 @@
 // Command server is the SMTP server the Python tests and the examples of
 // the bindings send to (the C tests use mailwire serve): an
+// smtptest.Server with STARTTLS, one user, a recipient refused with
 // 550 5.1.1 and one refused with 450 4.2.1.
 //
 // It prints one JSON line on stdout, then serves until its stdin closes (or
