@@ -63,8 +63,32 @@ type Attempt struct {
 	// TLS is the version and cipher suite the session was encrypted with
 	// ("TLS 1.3, TLS_AES_128_GCM_SHA256"); "" when it was not.
 	TLS string
+	// DANE lists the host's usable TLSA records the certificate was
+	// checked against ("3 1 1 <hex>"); none when DANE did not apply.
+	DANE []string
+	// Result is the attempt in TLS-RPT's words (RFC 8460), for a report.
+	Result TLSResult
 	// Err is why this host did not take the message; nil when it did.
 	Err error
+}
+
+// TLSResult is an attempt's TLS outcome in the vocabulary of SMTP TLS
+// Reporting (RFC 8460 section 4), so that an application can send the
+// reports a recipient domain asks for.
+type TLSResult struct {
+	// PolicyType is "tlsa" (DANE applied), "sts" (MTA-STS) or
+	// "no-policy-found".
+	PolicyType string
+	// ResultType is "" when the session was secured as the policy asks
+	// (or no policy asked anything), else a result type of RFC 8460
+	// section 4.3: "starttls-not-supported", "certificate-host-mismatch",
+	// "certificate-expired", "certificate-not-trusted",
+	// "validation-failure", "tlsa-invalid", "dnssec-invalid",
+	// "dane-required", "sts-policy-fetch-error", "sts-policy-invalid",
+	// "sts-webpki-invalid".
+	ResultType string
+	// FailureReason says what went wrong, in words.
+	FailureReason string
 }
 
 // Deliver sends the message to each recipient domain's MX hosts: the
@@ -146,24 +170,44 @@ type deliverer struct {
 
 // domain delivers to one domain's hosts, filling dr.
 func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt) *DomainReceipt {
-	hosts, err := d.dns.lookupMX(ctx, dr.Domain)
+	hosts, secure, err := d.dns.lookupMX(ctx, dr.Domain)
 	if err != nil {
 		dr.Err = err
 		return dr
 	}
 	for _, h := range hosts {
+		base := Attempt{Host: h.Name, Preference: h.Preference, Implicit: h.Implicit, Result: TLSResult{PolicyType: "no-policy-found"}}
+		var dane *tlsaLookup
+		if secure {
+			// The MX answer is authentic, so the host's name is: its
+			// TLSA records can be trusted too, if they are (RFC 7672
+			// section 2.2.1).
+			if dane, err = d.hostTLSA(ctx, h.Name); err != nil {
+				base.Result = TLSResult{PolicyType: "tlsa", ResultType: "dnssec-invalid", FailureReason: err.Error()}
+				base.Err = err
+				dr.Attempts, dr.Err = append(dr.Attempts, base), err
+				continue
+			}
+		}
 		addrs, err := d.dns.lookupAddrs(ctx, h.Name)
 		if err == nil && len(addrs) == 0 {
 			err = fmt.Errorf("smtp: MX host %s has no address (A or AAAA)", h.Name)
 		}
 		if err != nil {
-			dr.Attempts = append(dr.Attempts, Attempt{Host: h.Name, Preference: h.Preference, Implicit: h.Implicit, Err: err})
-			dr.Err = err
+			base.Err = err
+			dr.Attempts, dr.Err = append(dr.Attempts, base), err
 			continue
 		}
 		for _, ip := range addrs {
-			a := Attempt{Host: h.Name, Preference: h.Preference, Implicit: h.Implicit, Addr: net.JoinHostPort(ip, d.port())}
-			dr.Receipt, a.TLS, a.Err = d.attempt(ctx, a.Addr, h.Name, env)
+			a := base
+			a.Addr = net.JoinHostPort(ip, d.port())
+			dr.Receipt, a.TLS, a.Err = d.attempt(ctx, a.Addr, h.Name, env, dane)
+			if dane != nil {
+				for _, r := range dane.Records {
+					a.DANE = append(a.DANE, r.String())
+				}
+				a.Result = daneResult(dane, a.Err)
+			}
 			dr.Attempts = append(dr.Attempts, a)
 			dr.Err = a.Err
 			if a.Err == nil || !tryNextHost(a.Err) || ctx.Err() != nil {
@@ -174,6 +218,40 @@ func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt
 	return dr
 }
 
+// hostTLSA looks up host's TLSA records: nil when it has none or they are
+// not authentic (then DANE does not apply); an error when the lookup
+// failed, as for a bogus answer: then the host cannot be used.
+func (d *deliverer) hostTLSA(ctx context.Context, host string) (*tlsaLookup, error) {
+	tl, err := d.dns.lookupTLSA(ctx, host, d.port())
+	if err != nil {
+		return nil, err
+	}
+	if !tl.Secure || tl.Found == 0 {
+		return nil, nil
+	}
+	return &tl, nil
+}
+
+// daneResult is an attempt under DANE in TLS-RPT's words.
+func daneResult(dane *tlsaLookup, err error) TLSResult {
+	r := TLSResult{PolicyType: "tlsa"}
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrStartTLSNotOffered), errors.Is(err, ErrStartTLSRefused):
+		r.ResultType = "starttls-not-supported"
+	case errors.Is(err, ErrDANEMismatch):
+		r.ResultType = "tlsa-invalid"
+	case Classify(err) == ClassSecurity:
+		r.ResultType = "validation-failure"
+	default:
+		return r // not a TLS failure: nothing to report
+	}
+	if err != nil {
+		r.FailureReason = err.Error()
+	}
+	return r
+}
+
 func (d *deliverer) port() string {
 	if d.opts.Port != "" {
 		return d.opts.Port
@@ -182,11 +260,11 @@ func (d *deliverer) port() string {
 }
 
 // attempt delivers to one address of host.
-func (d *deliverer) attempt(ctx context.Context, addr, host string, env *Envelope) (*Receipt, string, error) {
+func (d *deliverer) attempt(ctx context.Context, addr, host string, env *Envelope, dane *tlsaLookup) (*Receipt, string, error) {
 	if _, err := d.msg.Seek(d.start, io.SeekStart); err != nil {
 		return nil, "", errInput("the message cannot be read again: %v", err)
 	}
-	c, err := Dial(ctx, addr, d.clientOptions(host))
+	c, err := Dial(ctx, addr, d.clientOptions(host, dane))
 	if err != nil {
 		return nil, "", err
 	}
@@ -203,15 +281,18 @@ func (d *deliverer) attempt(ctx context.Context, addr, host string, env *Envelop
 	return r, tlsDesc, nil
 }
 
-// clientOptions are the caller's Options for a connection to host.
-func (d *deliverer) clientOptions(host string) *Options {
+// clientOptions are the caller's Options for a connection to host. Under
+// DANE, TLS is mandatory and the TLSA records, not the Web PKI, say which
+// certificate is right; TLSA records none of which SMTP can use still
+// make TLS mandatory, unauthenticated (RFC 7672 section 2.2).
+func (d *deliverer) clientOptions(host string, dane *tlsaLookup) *Options {
 	var o Options
 	if d.opts.Options != nil {
 		o = *d.opts.Options
 	}
 	o.Auth = nil
 	o.Security = StartTLSOptional
-	if d.opts.RequireTLS {
+	if d.opts.RequireTLS || dane != nil {
 		o.Security = StartTLS
 	}
 	cfg := &tls.Config{}
@@ -219,6 +300,13 @@ func (d *deliverer) clientOptions(host string) *Options {
 		cfg = o.TLSConfig.Clone()
 	}
 	cfg.ServerName = host
+	switch {
+	case dane != nil && len(dane.Records) > 0:
+		cfg = daneTLSConfig(cfg, dane.Records, host)
+		o.Pins = nil
+	case dane != nil:
+		cfg.InsecureSkipVerify = true
+	}
 	o.TLSConfig = cfg
 	return &o
 }

@@ -22,6 +22,13 @@ type testDNS struct {
 	mu   sync.Mutex
 	rrs  []dns.RR
 	asks map[string]int // "MX example.test." → times asked
+	// ad sets the AD flag on every answer, as a validating resolver
+	// that vouches for them would (the real one is Unbound, in
+	// dane_unbound_test.go).
+	ad bool
+	// servfail lists names answered SERVFAIL, as a validating resolver
+	// answers a bogus one.
+	servfail map[string]bool
 }
 
 func startTestDNS(t *testing.T, records ...string) *testDNS {
@@ -52,6 +59,13 @@ func (z *testDNS) answer(w dns.ResponseWriter, r *dns.Msg) {
 	q := r.Question[0]
 	z.mu.Lock()
 	z.asks[dns.TypeToString[q.Qtype]+" "+strings.ToLower(q.Name)]++
+	m.AuthenticatedData = z.ad
+	if z.servfail[strings.ToLower(q.Name)] {
+		z.mu.Unlock()
+		m.Rcode, m.AuthenticatedData = dns.RcodeServerFailure, false
+		w.WriteMsg(m)
+		return
+	}
 	known := false
 	for _, rr := range z.rrs {
 		if !strings.EqualFold(rr.Header().Name, q.Name) {
@@ -67,6 +81,25 @@ func (z *testDNS) answer(w dns.ResponseWriter, r *dns.Msg) {
 		m.Rcode = dns.RcodeNameError
 	}
 	w.WriteMsg(m)
+}
+
+// vouch makes the server set the AD flag, as a validating resolver that
+// vouches for its answers does.
+func (z *testDNS) vouch(ad bool) {
+	z.mu.Lock()
+	z.ad = ad
+	z.mu.Unlock()
+}
+
+// fail makes the server answer SERVFAIL for name, as a validating
+// resolver answers a bogus one.
+func (z *testDNS) fail(name string) {
+	z.mu.Lock()
+	if z.servfail == nil {
+		z.servfail = map[string]bool{}
+	}
+	z.servfail[name] = true
+	z.mu.Unlock()
 }
 
 func (z *testDNS) asked(q string) int {
@@ -302,7 +335,7 @@ func TestLookupMXOrder(t *testing.T) {
 	}
 	orders := map[string]bool{}
 	for range 64 {
-		hosts, err := dc.lookupMX(context.Background(), "eq.test")
+		hosts, _, err := dc.lookupMX(context.Background(), "eq.test")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -79,18 +79,24 @@ type mxHost struct {
 // lookupMX returns domain's mail hosts, lowest preference first, hosts of
 // equal preference in random order (RFC 5321 section 5.1); the domain
 // itself when it has no MX record but an address; ErrNullMX for "0 .";
-// ErrNoSuchDomain for NXDOMAIN.
-func (d *dnsClient) lookupMX(ctx context.Context, domain string) ([]mxHost, error) {
+// ErrNoSuchDomain for NXDOMAIN. secure says the resolver validated the
+// answer (its AD flag).
+func (d *dnsClient) lookupMX(ctx context.Context, domain string) (hosts []mxHost, secure bool, err error) {
+	hosts, r, err := d.lookupMXAnswer(ctx, domain)
+	return hosts, err == nil && r.AuthenticatedData, err
+}
+
+func (d *dnsClient) lookupMXAnswer(ctx context.Context, domain string) ([]mxHost, *dns.Msg, error) {
 	r, err := d.query(ctx, domain, dns.TypeMX)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	switch r.Rcode {
 	case dns.RcodeSuccess:
 	case dns.RcodeNameError:
-		return nil, fmt.Errorf("%w: %s", ErrNoSuchDomain, domain)
+		return nil, r, fmt.Errorf("%w: %s", ErrNoSuchDomain, domain)
 	default:
-		return nil, fmt.Errorf("smtp: DNS MX %s: %s", domain, dns.RcodeToString[r.Rcode])
+		return nil, r, fmt.Errorf("smtp: DNS MX %s: %s", domain, dns.RcodeToString[r.Rcode])
 	}
 	var hosts []mxHost
 	null := false
@@ -106,14 +112,14 @@ func (d *dnsClient) lookupMX(ctx context.Context, domain string) ([]mxHost, erro
 		hosts = append(hosts, mxHost{Name: strings.TrimSuffix(strings.ToLower(mx.Mx), "."), Preference: mx.Preference})
 	}
 	if null && len(hosts) == 0 {
-		return nil, fmt.Errorf("%w: %s", ErrNullMX, domain)
+		return nil, r, fmt.Errorf("%w: %s", ErrNullMX, domain)
 	}
 	if len(hosts) == 0 {
-		return []mxHost{{Name: strings.ToLower(domain), Implicit: true}}, nil
+		return []mxHost{{Name: strings.ToLower(domain), Implicit: true}}, r, nil
 	}
 	rand.Shuffle(len(hosts), func(i, j int) { hosts[i], hosts[j] = hosts[j], hosts[i] })
 	slices.SortStableFunc(hosts, func(a, b mxHost) int { return int(a.Preference) - int(b.Preference) })
-	return hosts, nil
+	return hosts, r, nil
 }
 
 // lookupAddrs returns host's IPv4 then IPv6 addresses (none is not an
