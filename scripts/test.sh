@@ -2,12 +2,14 @@
 # Runs every test of mailwire, as CI does (.ci/run): go.mod tidiness,
 # formatting, vet, staticcheck and govulncheck, the race detector over every
 # package with a real Postfix (and Dovecot for SASL and LMTP), real proxies (dante
-# for SOCKS5, tinyproxy for HTTP CONNECT) and a Redis started for the interoperability
+# for SOCKS5, tinyproxy for HTTP CONNECT), a Redis and a validating resolver
+# (Unbound, for DANE against true DNSSEC) started for the interoperability
 # tests and stopped afterwards, even when tests fail; the
 # examples module; the page of mailwire serve in headless chromium; the build and tests again with the oldest Go release
 # go.mod allows; then the C and Python bindings. Works on a fresh Debian 12
 # machine as root: it installs what is missing (Go through the module
-# proxy, postfix, dovecot-core, dante-server, tinyproxy and chromium with apt-get),
+# proxy, postfix, dovecot-core, dante-server, tinyproxy, redis-server, unbound
+# and chromium with apt-get),
 # and upgrades nothing that is installed.
 #
 # MAILWIRE_NO_POSTFIX=1 skips Postfix and the proxies (their tests then say
@@ -30,13 +32,13 @@ plan=(
   "gofmt -l"
   "go vet"
   "staticcheck, govulncheck"
-  "Postfix, proxies and Redis up"
+  "Postfix, proxies, Redis and Unbound up"
   "go test -race"
   "examples: go vet, go test -race"
   "smtpotel: go vet, go test -race"
   "browser: mailwire serve's page in chromium"
   "oldest Go: go build, go test"
-  "Postfix, proxies and Redis down"
+  "Postfix, proxies, Redis and Unbound down"
   "bindings: C (ASan, valgrind where it can run Go), Python"
 )
 declare -A result detail
@@ -76,7 +78,7 @@ summary() {
   done
 }
 
-statedir="" proxydir="" redisdir=""
+statedir="" proxydir="" redisdir="" unbounddir=""
 on_exit() {
   local rc=$?
   # Postfix and the proxies must not outlive the run, whatever happened.
@@ -88,6 +90,9 @@ on_exit() {
   fi
   if [ -n "$redisdir" ]; then
     bash scripts/redis/down.sh "$redisdir" >/dev/null 2>&1 || true
+  fi
+  if [ -n "$unbounddir" ]; then
+    bash scripts/unbound/down.sh "$unbounddir" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
   summary
@@ -153,7 +158,7 @@ step_done
 
 # ---- Postfix, and the Go tests against it --------------------------------------------
 if [ "${MAILWIRE_NO_POSTFIX:-}" != 1 ]; then
-  step "Postfix, proxies and Redis up"
+  step "Postfix, proxies, Redis and Unbound up"
   # An instance left by an earlier run that was killed would hold the ports:
   # stop those (only ours: down.sh stops what its state directory started).
   for old in /tmp/mailwire-postfix*/; do
@@ -185,6 +190,18 @@ if [ "${MAILWIRE_NO_POSTFIX:-}" != 1 ]; then
     exit 1
   }
   grep -E 'installing' "$redisdir.up.log" || true
+  # The validating resolver of the DANE tests (the tests serve its zone).
+  for old in /tmp/mailwire-unbound*/; do
+    if [ -f "$old/env" ]; then
+      bash scripts/unbound/down.sh "$old" >/dev/null 2>&1 || true
+    fi
+  done
+  unbounddir=$(mktemp -d /tmp/mailwire-unbound.XXXXXX)
+  bash scripts/unbound/up.sh "$unbounddir" >"$unbounddir.up.log" 2>&1 || {
+    cat "$unbounddir.up.log"
+    exit 1
+  }
+  grep -E 'installing' "$unbounddir.up.log" || true
   set -a
   # shellcheck source=/dev/null
   . "$statedir/env"
@@ -192,10 +209,12 @@ if [ "${MAILWIRE_NO_POSTFIX:-}" != 1 ]; then
   . "$proxydir/env"
   # shellcheck source=/dev/null
   . "$redisdir/env"
+  # shellcheck source=/dev/null
+  . "$unbounddir/env"
   set +a
-  step_done "submission $MAILWIRE_POSTFIX_SUBMISSION, smtps $MAILWIRE_POSTFIX_SMTPS, plain $MAILWIRE_POSTFIX_PLAIN; SOCKS5 $MAILWIRE_PROXY_SOCKS, HTTP $MAILWIRE_PROXY_HTTP_AUTH; Redis $MAILWIRE_REDIS_ADDR"
+  step_done "submission $MAILWIRE_POSTFIX_SUBMISSION, smtps $MAILWIRE_POSTFIX_SMTPS, plain $MAILWIRE_POSTFIX_PLAIN; SOCKS5 $MAILWIRE_PROXY_SOCKS, HTTP $MAILWIRE_PROXY_HTTP_AUTH; Redis $MAILWIRE_REDIS_ADDR; Unbound $MAILWIRE_UNBOUND"
 else
-  step_skip "Postfix, proxies and Redis up" "MAILWIRE_NO_POSTFIX=1 (the interoperability tests skip, saying so)"
+  step_skip "Postfix, proxies, Redis and Unbound up" "MAILWIRE_NO_POSTFIX=1 (the interoperability tests skip, saying so)"
 fi
 
 step "go test -race" "-count=1 ./... of the root module, $go_version"
@@ -249,16 +268,18 @@ GOTOOLCHAIN=$oldest go test -count=1 ./...
 step_done "ran $old_version"
 
 if [ -n "$statedir" ]; then
-  step "Postfix, proxies and Redis down"
+  step "Postfix, proxies, Redis and Unbound down"
   bash scripts/postfix/down.sh "$statedir" >/dev/null 2>&1
   statedir=""
   bash scripts/proxies/down.sh "$proxydir" >/dev/null 2>&1
   proxydir=""
   bash scripts/redis/down.sh "$redisdir" >/dev/null 2>&1
   redisdir=""
+  bash scripts/unbound/down.sh "$unbounddir" >/dev/null 2>&1
+  unbounddir=""
   step_done
 else
-  step_skip "Postfix, proxies and Redis down" "no Postfix was started"
+  step_skip "Postfix, proxies, Redis and Unbound down" "no Postfix was started"
 fi
 
 # ---- bindings ----------------------------------------------------------------------

@@ -1,0 +1,98 @@
+package smtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailwire/smtp/internal/dnstest"
+	"github.com/mailwire/smtp/smtptest"
+)
+
+// DANE against a real validating resolver: Unbound, started by
+// scripts/test.sh (scripts/unbound/up.sh), trusts the zone dane.test. by
+// its key and asks it of our signed zone (internal/dnstest). The AD flag
+// comes from Unbound's own validation, so a forged answer is caught by
+// DNSSEC, not by us. One test (the zone's port is fixed) with a label of
+// its own per run, so that nothing cached by an earlier run answers.
+//
+//   - secure.<run>: the first host's TLSA names another key (refused,
+//     tlsa-invalid); the second has STARTTLS stripped (refused,
+//     starttls-not-supported, nothing in plaintext); the third matches.
+//   - forged.<run>: an impostor's TLSA answer, unsigned, for the first
+//     host: Unbound finds it bogus, the host is not dialled
+//     (dnssec-invalid), the second host, truly signed, takes the message.
+func TestDeliverDANEWithUnbound(t *testing.T) {
+	resolver, zoneAddr := os.Getenv("MAILWIRE_UNBOUND"), os.Getenv("MAILWIRE_DNSSEC_ZONE")
+	if resolver == "" || zoneAddr == "" {
+		t.Skip("no validating resolver: MAILWIRE_UNBOUND and MAILWIRE_DNSSEC_ZONE unset (scripts/test.sh starts Unbound with scripts/unbound/up.sh)")
+	}
+	zone, err := dnstest.NewZone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := zone.Serve(zoneAddr)
+	if err != nil {
+		t.Fatalf("serve the zone on %s (fixed: Unbound asks there): %v", zoneAddr, err)
+	}
+	defer stop()
+
+	servers, port := mxServers(t, map[string]*smtptest.Config{
+		"127.0.0.2": {TLS: smtptest.StartTLS}, // secure: TLSA of another key
+		"127.0.0.3": {TLS: smtptest.NoTLS},    // secure: STARTTLS stripped
+		"127.0.0.4": {TLS: smtptest.StartTLS}, // secure and forged: the right one
+		"127.0.0.5": {TLS: smtptest.StartTLS}, // forged: the impostor
+	})
+	other := smtptest.NewServer(nil)
+	defer other.Close()
+	run := fmt.Sprintf("r%d.%s", time.Now().UnixNano(), dnstest.Origin)
+	tlsa := "_" + port + "._tcp."
+	sec, forged := "secure."+run, "forged."+run
+	right := servers["127.0.0.4"].Certificate()
+	records := []string{
+		sec + " 1 IN MX 10 mx1." + sec, "mx1." + sec + " 1 IN A 127.0.0.2", tlsaRR(tlsa+"mx1."+sec, 3, 1, 1, other.Certificate()),
+		sec + " 1 IN MX 20 mx2." + sec, "mx2." + sec + " 1 IN A 127.0.0.3", tlsaRR(tlsa+"mx2."+sec, 3, 1, 1, right),
+		sec + " 1 IN MX 30 mx3." + sec, "mx3." + sec + " 1 IN A 127.0.0.4", tlsaRR(tlsa+"mx3."+sec, 3, 1, 1, right),
+		forged + " 1 IN MX 10 mx1." + forged, "mx1." + forged + " 1 IN A 127.0.0.5", tlsaRR(tlsa+"mx1."+forged, 3, 1, 1, servers["127.0.0.5"].Certificate()),
+		forged + " 1 IN MX 20 mx2." + forged, "mx2." + forged + " 1 IN A 127.0.0.4", tlsaRR(tlsa+"mx2."+forged, 3, 1, 1, right),
+	}
+	if err := zone.Add(records...); err != nil {
+		t.Fatal(err)
+	}
+	zone.Forge(tlsa + "mx1." + forged)
+
+	env := &Envelope{From: "ann@sender.test", To: []string{"bob@" + strings.TrimSuffix(sec, "."), "carol@" + strings.TrimSuffix(forged, ".")}}
+	out, err := Deliver(context.Background(), env, strings.NewReader(testMessage),
+		&DeliverOptions{Resolver: resolver, Port: port, Options: &Options{LocalName: "sender.test", Timeout: 20 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	describe := func(dr *DomainReceipt) string {
+		var lines []string
+		for _, a := range dr.Attempts {
+			lines = append(lines, fmt.Sprintf("%s %s/%s tls=%v", strings.SplitN(a.Host, ".", 2)[0], a.Result.PolicyType, a.Result.ResultType, a.TLS != ""))
+		}
+		return strings.Join(lines, "; ")
+	}
+	if got, want := describe(out[0]), "mx1 tlsa/tlsa-invalid tls=false; mx2 tlsa/starttls-not-supported tls=false; mx3 tlsa/ tls=true"; out[0].Err != nil || got != want {
+		t.Errorf("secure domain: %v\n got %s\nwant %s", out[0].Err, got, want)
+	}
+	if got, want := describe(out[1]), "mx1 tlsa/dnssec-invalid tls=false; mx2 tlsa/ tls=true"; out[1].Err != nil || got != want {
+		t.Errorf("forged TLSA: %v\n got %s\nwant %s", out[1].Err, got, want)
+	}
+	for ip, want := range map[string]int{"127.0.0.2": 0, "127.0.0.3": 0, "127.0.0.5": 0, "127.0.0.4": 2} {
+		if n := len(servers[ip].Messages()); n != want {
+			t.Errorf("%s kept %d messages, want %d", ip, n, want)
+		}
+	}
+	if n := len(servers["127.0.0.5"].Commands()); n != 0 {
+		t.Errorf("the impostor behind the forged TLSA was dialled")
+	}
+	if !errors.Is(out[0].Attempts[1].Err, ErrStartTLSNotOffered) {
+		t.Errorf("stripped STARTTLS: %v", out[0].Attempts[1].Err)
+	}
+}
