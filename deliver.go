@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 
 	"golang.org/x/net/idna"
@@ -34,6 +35,13 @@ type DeliverOptions struct {
 	// certificate does not verify, and tries the next one: nothing goes
 	// out in plaintext.
 	RequireTLS bool
+	// STSCache keeps MTA-STS policies between calls (RFC 8461 asks that
+	// they be kept for their max_age); nil: a cache for this call only.
+	STSCache *STSCache
+	// STSHTTPClient fetches MTA-STS policies; nil: a client that resolves
+	// through Resolver, trusts Options.TLSConfig's RootCAs (or the
+	// system's) and follows no redirect.
+	STSHTTPClient *http.Client
 }
 
 // DomainReceipt is the outcome of the delivery to one recipient domain.
@@ -124,7 +132,10 @@ func Deliver(ctx context.Context, env *Envelope, msg io.ReadSeeker, opts *Delive
 	if err != nil {
 		return nil, errInput("the message cannot be read again: %v", err)
 	}
-	d := &deliverer{dns: dc, opts: opts, msg: msg, start: start}
+	d := &deliverer{dns: dc, opts: opts, sts: opts.STSCache, msg: msg, start: start}
+	if d.sts == nil {
+		d.sts = NewSTSCache()
+	}
 	out := make([]*DomainReceipt, 0, len(groups))
 	for _, g := range groups {
 		e := *env
@@ -164,6 +175,7 @@ func groupByDomain(to []string) ([]*DomainReceipt, error) {
 type deliverer struct {
 	dns   *dnsClient
 	opts  *DeliverOptions
+	sts   *STSCache
 	msg   io.ReadSeeker
 	start int64
 }
@@ -175,39 +187,30 @@ func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt
 		dr.Err = err
 		return dr
 	}
+	sts := d.stsPolicy(ctx, dr.Domain)
 	for _, h := range hosts {
-		base := Attempt{Host: h.Name, Preference: h.Preference, Implicit: h.Implicit, Result: TLSResult{PolicyType: "no-policy-found"}}
-		var dane *tlsaLookup
-		if secure {
-			// The MX answer is authentic, so the host's name is: its
-			// TLSA records can be trusted too, if they are (RFC 7672
-			// section 2.2.1).
-			if dane, err = d.hostTLSA(ctx, h.Name); err != nil {
-				base.Result = TLSResult{PolicyType: "tlsa", ResultType: "dnssec-invalid", FailureReason: err.Error()}
-				base.Err = err
-				dr.Attempts, dr.Err = append(dr.Attempts, base), err
-				continue
-			}
+		base := Attempt{Host: h.Name, Preference: h.Preference, Implicit: h.Implicit}
+		hp, err := d.hostPolicy(ctx, h.Name, secure, sts)
+		if err != nil {
+			base.Result, base.Err = hp.result("", err), err
+			dr.Attempts, dr.Err = append(dr.Attempts, base), err
+			continue
 		}
 		addrs, err := d.dns.lookupAddrs(ctx, h.Name)
 		if err == nil && len(addrs) == 0 {
 			err = fmt.Errorf("smtp: MX host %s has no address (A or AAAA)", h.Name)
 		}
 		if err != nil {
-			base.Err = err
+			base.Result, base.Err = hp.result("", nil), err
 			dr.Attempts, dr.Err = append(dr.Attempts, base), err
 			continue
 		}
 		for _, ip := range addrs {
 			a := base
 			a.Addr = net.JoinHostPort(ip, d.port())
-			dr.Receipt, a.TLS, a.Err = d.attempt(ctx, a.Addr, h.Name, env, dane)
-			if dane != nil {
-				for _, r := range dane.Records {
-					a.DANE = append(a.DANE, r.String())
-				}
-				a.Result = daneResult(dane, a.Err)
-			}
+			check := hp.newCheck()
+			dr.Receipt, a.TLS, a.Err = d.attempt(ctx, a.Addr, h.Name, env, hp, check)
+			a.DANE, a.Result = hp.daneRecords(), hp.result(a.TLS, a.Err, check)
 			dr.Attempts = append(dr.Attempts, a)
 			dr.Err = a.Err
 			if a.Err == nil || !tryNextHost(a.Err) || ctx.Err() != nil {
@@ -218,40 +221,6 @@ func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt
 	return dr
 }
 
-// hostTLSA looks up host's TLSA records: nil when it has none or they are
-// not authentic (then DANE does not apply); an error when the lookup
-// failed, as for a bogus answer: then the host cannot be used.
-func (d *deliverer) hostTLSA(ctx context.Context, host string) (*tlsaLookup, error) {
-	tl, err := d.dns.lookupTLSA(ctx, host, d.port())
-	if err != nil {
-		return nil, err
-	}
-	if !tl.Secure || tl.Found == 0 {
-		return nil, nil
-	}
-	return &tl, nil
-}
-
-// daneResult is an attempt under DANE in TLS-RPT's words.
-func daneResult(dane *tlsaLookup, err error) TLSResult {
-	r := TLSResult{PolicyType: "tlsa"}
-	switch {
-	case err == nil:
-	case errors.Is(err, ErrStartTLSNotOffered), errors.Is(err, ErrStartTLSRefused):
-		r.ResultType = "starttls-not-supported"
-	case errors.Is(err, ErrDANEMismatch):
-		r.ResultType = "tlsa-invalid"
-	case Classify(err) == ClassSecurity:
-		r.ResultType = "validation-failure"
-	default:
-		return r // not a TLS failure: nothing to report
-	}
-	if err != nil {
-		r.FailureReason = err.Error()
-	}
-	return r
-}
-
 func (d *deliverer) port() string {
 	if d.opts.Port != "" {
 		return d.opts.Port
@@ -259,12 +228,12 @@ func (d *deliverer) port() string {
 	return "25"
 }
 
-// attempt delivers to one address of host.
-func (d *deliverer) attempt(ctx context.Context, addr, host string, env *Envelope, dane *tlsaLookup) (*Receipt, string, error) {
+// attempt delivers to one address of host, as hp says.
+func (d *deliverer) attempt(ctx context.Context, addr, host string, env *Envelope, hp *hostPolicy, check *webPKICheck) (*Receipt, string, error) {
 	if _, err := d.msg.Seek(d.start, io.SeekStart); err != nil {
 		return nil, "", errInput("the message cannot be read again: %v", err)
 	}
-	c, err := Dial(ctx, addr, d.clientOptions(host, dane))
+	c, err := Dial(ctx, addr, hp.clientOptions(d.opts, host, check))
 	if err != nil {
 		return nil, "", err
 	}
@@ -279,36 +248,6 @@ func (d *deliverer) attempt(ctx context.Context, addr, host string, env *Envelop
 	}
 	c.Quit(ctx)
 	return r, tlsDesc, nil
-}
-
-// clientOptions are the caller's Options for a connection to host. Under
-// DANE, TLS is mandatory and the TLSA records, not the Web PKI, say which
-// certificate is right; TLSA records none of which SMTP can use still
-// make TLS mandatory, unauthenticated (RFC 7672 section 2.2).
-func (d *deliverer) clientOptions(host string, dane *tlsaLookup) *Options {
-	var o Options
-	if d.opts.Options != nil {
-		o = *d.opts.Options
-	}
-	o.Auth = nil
-	o.Security = StartTLSOptional
-	if d.opts.RequireTLS || dane != nil {
-		o.Security = StartTLS
-	}
-	cfg := &tls.Config{}
-	if o.TLSConfig != nil {
-		cfg = o.TLSConfig.Clone()
-	}
-	cfg.ServerName = host
-	switch {
-	case dane != nil && len(dane.Records) > 0:
-		cfg = daneTLSConfig(cfg, dane.Records, host)
-		o.Pins = nil
-	case dane != nil:
-		cfg.InsecureSkipVerify = true
-	}
-	o.TLSConfig = cfg
-	return &o
 }
 
 // tryNextHost says whether another host may take the message after err:

@@ -102,6 +102,27 @@ func (z *testDNS) fail(name string) {
 	z.mu.Unlock()
 }
 
+// replace drops name's records of type rrtype and adds records.
+func (z *testDNS) replace(t *testing.T, name string, rrtype uint16, records ...string) {
+	t.Helper()
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	kept := z.rrs[:0]
+	for _, rr := range z.rrs {
+		if !(strings.EqualFold(rr.Header().Name, name) && rr.Header().Rrtype == rrtype) {
+			kept = append(kept, rr)
+		}
+	}
+	z.rrs = kept
+	for _, r := range records {
+		rr, err := dns.NewRR(r)
+		if err != nil {
+			t.Fatalf("record %q: %v", r, err)
+		}
+		z.rrs = append(z.rrs, rr)
+	}
+}
+
 func (z *testDNS) asked(q string) int {
 	z.mu.Lock()
 	defer z.mu.Unlock()
