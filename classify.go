@@ -76,7 +76,8 @@ func Classify(err error) ErrorClass {
 		return ClassInvalidArgument
 	case errors.Is(err, ErrWrongSecurity) && !errors.Is(err, context.DeadlineExceeded), // a silent port is a guess: a timeout
 		errors.Is(err, ErrTLSHandshake), errors.Is(err, ErrPinMismatch),
-		errors.Is(err, ErrStartTLSNotOffered), errors.Is(err, ErrStartTLSRefused), errors.Is(err, ErrStartTLSInjection):
+		errors.Is(err, ErrStartTLSNotOffered), errors.Is(err, ErrStartTLSRefused), errors.Is(err, ErrStartTLSInjection),
+		errors.Is(err, ErrRequireTLSNotOffered), errors.Is(err, ErrDANEMismatch):
 		return ClassSecurity
 	case errors.Is(err, ErrInsecureAuth), errors.Is(err, ErrAuthNotOffered):
 		return ClassAuth

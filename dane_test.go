@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
@@ -185,4 +186,51 @@ func pemDecode(b []byte) ([]byte, error) {
 		return nil, errors.New("no PEM block")
 	}
 	return block.Bytes, nil
+}
+
+// REQUIRETLS (RFC 8689) per hop: a host that does not offer REQUIRETLS
+// gets nothing and the next one does; the message goes out with
+// REQUIRETLS, over verified TLS. A host whose name came through DNS
+// nobody validated, with no MTA-STS policy, is not used at all.
+func TestDeliverREQUIRETLS(t *testing.T) {
+	t.Parallel()
+	servers, port := mxServers(t, map[string]*smtptest.Config{
+		"127.0.0.2": {TLS: smtptest.StartTLS, DisableRequireTLS: true},
+		"127.0.0.3": {TLS: smtptest.StartTLS},
+	})
+	records := []string{
+		"rt.test. 300 IN MX 10 mx1.rt.test.", "mx1.rt.test. 300 IN A 127.0.0.2",
+		tlsaRR("_"+port+"._tcp.mx1.rt.test.", 3, 1, 1, servers["127.0.0.2"].Certificate()),
+		"rt.test. 300 IN MX 20 localhost.", "localhost. 300 IN A 127.0.0.3",
+	}
+	roots := servers["127.0.0.3"].ClientTLSConfig().RootCAs
+	send := func(z *testDNS) *DomainReceipt {
+		t.Helper()
+		out, err := Deliver(context.Background(), &Envelope{From: "ann@sender.test", To: []string{"bob@rt.test"}, MailOptions: &MailOptions{RequireTLS: true}},
+			strings.NewReader(testMessage), &DeliverOptions{Resolver: z.addr, Port: port, Options: &Options{LocalName: "sender.test", TLSConfig: &tls.Config{RootCAs: roots}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0]
+	}
+
+	validated := startTestDNS(t, records...)
+	validated.vouch(true)
+	dr := send(validated)
+	if dr.Err != nil || len(dr.Attempts) != 2 || !errors.Is(dr.Attempts[0].Err, ErrRequireTLSNotOffered) || dr.Attempts[1].TLS == "" {
+		t.Fatalf("validated: %v, attempts %+v: want the first passed over for lacking REQUIRETLS, the second over TLS", dr.Err, dr.Attempts)
+	}
+	if n := len(servers["127.0.0.2"].Messages()); n != 0 {
+		t.Errorf("the host without REQUIRETLS got %d messages", n)
+	}
+	m := servers["127.0.0.3"].Messages()
+	if len(m) != 1 || !m[0].TLS || !m[0].MailOptions.RequireTLS {
+		t.Fatalf("the REQUIRETLS host got %+v", m)
+	}
+
+	unvalidated := startTestDNS(t, records...)
+	dr = send(unvalidated)
+	if dr.Err == nil || len(servers["127.0.0.3"].Messages()) != 1 || len(dr.Attempts) != 2 || dr.Attempts[1].Addr != "" {
+		t.Errorf("unvalidated DNS: %v, attempts %+v: want no host used", dr.Err, dr.Attempts)
+	}
 }

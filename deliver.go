@@ -110,6 +110,14 @@ type TLSResult struct {
 // connection dropped after the end of data: another host might deliver it
 // twice). The message is read again, from its start, for each attempt.
 //
+// Each host's TLS is its policy's: DANE where its TLSA records are
+// authentic (DeliverOptions.Resolver must then be a validating resolver
+// on a path you trust, such as one on 127.0.0.1); else the domain's
+// MTA-STS policy; else STARTTLS when offered, the certificate checked as
+// Options says. A message whose MailOptions ask for REQUIRETLS (RFC 8689)
+// goes only to a host found through DNSSEC or listed by MTA-STS, over TLS
+// with a verified certificate, that offers REQUIRETLS.
+//
 // It returns one DomainReceipt per domain, with every attempt in it; its
 // error is for the input alone (no recipient, a bad address, no
 // resolver), and a delivery that failed is in its DomainReceipt's Err.
@@ -188,9 +196,10 @@ func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt
 		return dr
 	}
 	sts := d.stsPolicy(ctx, dr.Domain)
+	requireTLS := env.MailOptions != nil && env.MailOptions.RequireTLS
 	for _, h := range hosts {
 		base := Attempt{Host: h.Name, Preference: h.Preference, Implicit: h.Implicit}
-		hp, err := d.hostPolicy(ctx, h.Name, secure, sts)
+		hp, err := d.hostPolicy(ctx, h.Name, secure, sts, requireTLS)
 		if err != nil {
 			base.Result, base.Err = hp.result("", err), err
 			dr.Attempts, dr.Err = append(dr.Attempts, base), err
@@ -241,6 +250,10 @@ func (d *deliverer) attempt(ctx context.Context, addr, host string, env *Envelop
 	tlsDesc := ""
 	if st, ok := c.TLSConnectionState(); ok {
 		tlsDesc = tls.VersionName(st.Version) + ", " + tls.CipherSuiteName(st.CipherSuite)
+	}
+	if ok, _ := c.Extension("REQUIRETLS"); hp.requireTLS && !ok {
+		c.Quit(ctx)
+		return nil, tlsDesc, fmt.Errorf("%w: %s", ErrRequireTLSNotOffered, host)
 	}
 	r, err := c.Send(ctx, env, d.msg)
 	if err != nil {

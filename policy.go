@@ -18,13 +18,17 @@ type hostPolicy struct {
 	sts  stsOutcome  // the domain's MTA-STS policy, or why there is none
 	// stsListed says the host matches the policy's mx patterns.
 	stsListed bool
+	// requireTLS: the message asks for REQUIRETLS (RFC 8689), so this
+	// hop must be TLS with a verified certificate, to a host whose name
+	// is DNSSEC-validated or in an MTA-STS policy, that offers REQUIRETLS.
+	requireTLS bool
 }
 
 // hostPolicy works out host's policy. An error means the host must not be
 // used: its TLSA lookup failed (a bogus answer), or MTA-STS in enforce
 // mode does not list it; the returned policy says so in TLS-RPT's words.
-func (d *deliverer) hostPolicy(ctx context.Context, host string, secureMX bool, sts stsOutcome) (*hostPolicy, error) {
-	hp := &hostPolicy{sts: sts}
+func (d *deliverer) hostPolicy(ctx context.Context, host string, secureMX bool, sts stsOutcome, requireTLS bool) (*hostPolicy, error) {
+	hp := &hostPolicy{sts: sts, requireTLS: requireTLS}
 	if sts.policy != nil {
 		hp.stsListed = sts.policy.Matches(host)
 	}
@@ -41,6 +45,9 @@ func (d *deliverer) hostPolicy(ctx context.Context, host string, secureMX bool, 
 			hp.dane = dane
 			return hp, nil // DANE, where it applies, prevails over MTA-STS
 		}
+	}
+	if requireTLS && !secureMX && !hp.stsListed {
+		return hp, fmt.Errorf("%w: REQUIRETLS: the MX host %s was neither found through DNSSEC-validated DNS nor listed in an MTA-STS policy (RFC 8689 section 4.2.1)", ErrRequireTLSNotOffered, host)
 	}
 	if hp.stsMode() == "enforce" && !hp.stsListed {
 		return hp, fmt.Errorf("smtp: MX host %s is not in the domain's MTA-STS policy (mode enforce, mx %v)", host, sts.policy.MX)
@@ -122,20 +129,20 @@ func (hp *hostPolicy) clientOptions(opts *DeliverOptions, host string, check *we
 	case hp.dane != nil && len(hp.dane.Records) > 0:
 		o.Security, o.Pins = StartTLS, nil
 		cfg = daneTLSConfig(cfg, hp.dane.Records, host)
-	case hp.dane != nil:
+	case hp.dane != nil && !hp.requireTLS:
 		o.Security = StartTLS
 		cfg.InsecureSkipVerify = true
 	case mode != "":
 		check.roots, check.host = cfg.RootCAs, host
 		cfg.InsecureSkipVerify = true // checked by check.verify, which keeps the error
-		if mode == "enforce" {
+		if mode == "enforce" || hp.requireTLS {
 			o.Security = StartTLS
 			cfg.VerifyConnection = check.verify
 		} else {
 			cfg.VerifyConnection = func(cs tls.ConnectionState) error { check.verify(cs); return nil }
 		}
 	}
-	if opts.RequireTLS {
+	if opts.RequireTLS || hp.requireTLS {
 		o.Security = StartTLS
 	}
 	o.TLSConfig = cfg

@@ -42,6 +42,10 @@ var (
 	// that waits for TLS (that error matches context.DeadlineExceeded
 	// too, since a slow server looks the same).
 	ErrWrongSecurity = errors.New("smtp: the port's security is not what Options.Security expects")
+	// ErrRequireTLSNotOffered: Deliver has a message that asks for
+	// REQUIRETLS (RFC 8689), and the MX host's EHLO reply does not offer
+	// it: the message is not sent there (the next host may offer it).
+	ErrRequireTLSNotOffered = errors.New("smtp: the server does not offer REQUIRETLS (RFC 8689)")
 )
 
 // tlsError is a failure to secure the connection: kind is one of the
