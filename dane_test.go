@@ -234,3 +234,37 @@ func TestDeliverREQUIRETLS(t *testing.T) {
 		t.Errorf("unvalidated DNS: %v, attempts %+v: want no host used", dr.Err, dr.Attempts)
 	}
 }
+
+// CheckMX reaches every host, each under its policy, and sends nothing.
+func TestCheckMX(t *testing.T) {
+	t.Parallel()
+	servers, port := mxServers(t, map[string]*smtptest.Config{
+		"127.0.0.2": {TLS: smtptest.StartTLS},
+		"127.0.0.3": {TLS: smtptest.StartTLS},
+	})
+	wrong := smtptest.NewServer(nil)
+	defer wrong.Close()
+	tlsa := "_" + port + "._tcp."
+	z := startTestDNS(t,
+		"check.test. 300 IN MX 10 mx1.check.test.", "mx1.check.test. 300 IN A 127.0.0.2",
+		tlsaRR(tlsa+"mx1.check.test.", 3, 1, 1, servers["127.0.0.2"].Certificate()),
+		"check.test. 300 IN MX 20 mx2.check.test.", "mx2.check.test. 300 IN A 127.0.0.3",
+		tlsaRR(tlsa+"mx2.check.test.", 3, 1, 1, wrong.Certificate()),
+	)
+	z.vouch(true)
+	dr, err := CheckMX(context.Background(), "check.test", &DeliverOptions{Resolver: z.addr, Port: port})
+	if err != nil || dr.Err != nil || !dr.DNSSEC || len(dr.Attempts) != 2 {
+		t.Fatalf("CheckMX: %v %v, DNSSEC %v, %d attempts", err, dr.Err, dr.DNSSEC, len(dr.Attempts))
+	}
+	if a := dr.Attempts; a[0].Err != nil || a[0].TLS == "" || a[0].Result.ResultType != "" || a[1].Result.ResultType != "tlsa-invalid" {
+		t.Errorf("attempts %+v", a)
+	}
+	for ip, s := range servers {
+		if n := len(s.Messages()); n != 0 {
+			t.Errorf("%s got %d messages from a check", ip, n)
+		}
+	}
+	if _, err := CheckMX(context.Background(), "nowhere.test", &DeliverOptions{Resolver: z.addr}); err != nil {
+		t.Errorf("CheckMX of an unknown domain: %v, want its DomainReceipt with the error", err)
+	}
+}

@@ -57,6 +57,11 @@ type DomainReceipt struct {
 	Err error
 	// Attempts are the hosts tried, in order, with each one's outcome.
 	Attempts []Attempt
+	// DNSSEC says the resolver validated the MX answer (its AD flag):
+	// the host names are the domain's own, and DANE can apply.
+	DNSSEC bool
+	// STS is the domain's MTA-STS policy that applied; nil for none.
+	STS *STSPolicy
 }
 
 // Attempt is one MX host, at one of its addresses, tried for a domain.
@@ -132,17 +137,9 @@ func Deliver(ctx context.Context, env *Envelope, msg io.ReadSeeker, opts *Delive
 	if err != nil {
 		return nil, err
 	}
-	dc, err := newDNSClient(opts.Resolver)
+	d, err := newDeliverer(opts, msg)
 	if err != nil {
 		return nil, err
-	}
-	start, err := msg.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return nil, errInput("the message cannot be read again: %v", err)
-	}
-	d := &deliverer{dns: dc, opts: opts, sts: opts.STSCache, msg: msg, start: start}
-	if d.sts == nil {
-		d.sts = NewSTSCache()
 	}
 	out := make([]*DomainReceipt, 0, len(groups))
 	for _, g := range groups {
@@ -179,13 +176,59 @@ func groupByDomain(to []string) ([]*DomainReceipt, error) {
 	return groups, nil
 }
 
-// deliverer is one Deliver call's state.
+// CheckMX reports how Deliver would reach domain, sending nothing: its MX
+// hosts in order, whether the MX answer is DNSSEC-validated, its MTA-STS
+// policy, and for every host at every address the TLS it gets under its
+// policy (DANE, MTA-STS or none) in TLS-RPT's words, each connection
+// ended with QUIT after TLS. The DomainReceipt's Receipt is nil, and its
+// Err is the DNS's (no MX, NXDOMAIN, the null MX): each host's outcome is
+// in its Attempt.
+func CheckMX(ctx context.Context, domain string, opts *DeliverOptions) (*DomainReceipt, error) {
+	groups, err := groupByDomain([]string{"postmaster@" + domain})
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDeliverer(opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	d.dryRun = true
+	dr := d.domain(ctx, &Envelope{}, groups[0])
+	dr.Recipients = nil
+	if len(dr.Attempts) > 0 {
+		dr.Err = nil // each host's outcome is in its attempt
+	}
+	return dr, nil
+}
+
+// deliverer is one Deliver (or CheckMX) call's state.
 type deliverer struct {
-	dns   *dnsClient
-	opts  *DeliverOptions
-	sts   *STSCache
-	msg   io.ReadSeeker
-	start int64
+	dns    *dnsClient
+	opts   *DeliverOptions
+	sts    *STSCache
+	msg    io.ReadSeeker
+	start  int64
+	dryRun bool // CheckMX: every host, up to TLS, nothing sent
+}
+
+func newDeliverer(opts *DeliverOptions, msg io.ReadSeeker) (*deliverer, error) {
+	if opts == nil {
+		opts = &DeliverOptions{}
+	}
+	dc, err := newDNSClient(opts.Resolver)
+	if err != nil {
+		return nil, err
+	}
+	d := &deliverer{dns: dc, opts: opts, sts: opts.STSCache, msg: msg}
+	if d.sts == nil {
+		d.sts = NewSTSCache()
+	}
+	if msg != nil {
+		if d.start, err = msg.Seek(0, io.SeekCurrent); err != nil {
+			return nil, errInput("the message cannot be read again: %v", err)
+		}
+	}
+	return d, nil
 }
 
 // domain delivers to one domain's hosts, filling dr.
@@ -196,6 +239,7 @@ func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt
 		return dr
 	}
 	sts := d.stsPolicy(ctx, dr.Domain)
+	dr.DNSSEC, dr.STS = secure, sts.policy
 	requireTLS := env.MailOptions != nil && env.MailOptions.RequireTLS
 	for _, h := range hosts {
 		base := Attempt{Host: h.Name, Preference: h.Preference, Implicit: h.Implicit}
@@ -222,6 +266,9 @@ func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt
 			a.DANE, a.Result = hp.daneRecords(), hp.result(a.TLS, a.Err, check)
 			dr.Attempts = append(dr.Attempts, a)
 			dr.Err = a.Err
+			if d.dryRun {
+				continue // CheckMX: every host
+			}
 			if a.Err == nil || !tryNextHost(a.Err) || ctx.Err() != nil {
 				return dr
 			}
@@ -239,8 +286,10 @@ func (d *deliverer) port() string {
 
 // attempt delivers to one address of host, as hp says.
 func (d *deliverer) attempt(ctx context.Context, addr, host string, env *Envelope, hp *hostPolicy, check *webPKICheck) (*Receipt, string, error) {
-	if _, err := d.msg.Seek(d.start, io.SeekStart); err != nil {
-		return nil, "", errInput("the message cannot be read again: %v", err)
+	if d.msg != nil {
+		if _, err := d.msg.Seek(d.start, io.SeekStart); err != nil {
+			return nil, "", errInput("the message cannot be read again: %v", err)
+		}
 	}
 	c, err := Dial(ctx, addr, hp.clientOptions(d.opts, host, check))
 	if err != nil {
@@ -250,6 +299,9 @@ func (d *deliverer) attempt(ctx context.Context, addr, host string, env *Envelop
 	tlsDesc := ""
 	if st, ok := c.TLSConnectionState(); ok {
 		tlsDesc = tls.VersionName(st.Version) + ", " + tls.CipherSuiteName(st.CipherSuite)
+	}
+	if d.dryRun {
+		return nil, tlsDesc, c.Quit(ctx)
 	}
 	if ok, _ := c.Extension("REQUIRETLS"); hp.requireTLS && !ok {
 		c.Quit(ctx)

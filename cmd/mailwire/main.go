@@ -58,6 +58,7 @@ var commands = map[string]command{
 	"dkim":        {"make a DKIM key and print the DNS record that publishes it", runDKIM},
 	"demo":        {"run a whole SMTP session against a built-in server, traced", runDemo},
 	"serve":       {"run the test SMTP server as a process, with an HTTP API to read the mail", runServe},
+	"deliver":     {"deliver a message to the recipients' own MX hosts, with DANE, MTA-STS, REQUIRETLS", withStdin(runDeliver)},
 }
 
 // withStdin gives a command that reads its standard input os.Stdin; tests
@@ -103,7 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mailwire <command> [flags]")
 	fmt.Fprintln(w, "\ncommands:")
-	for _, name := range []string{"probe", "send", "shell", "explain", "auth-string", "dkim", "demo", "serve"} {
+	for _, name := range []string{"probe", "send", "deliver", "shell", "explain", "auth-string", "dkim", "demo", "serve"} {
 		fmt.Fprintf(w, "  %-12s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'mailwire <command> -h' for a command's flags.")

@@ -22,7 +22,7 @@ import (
 const attachmentHeadroom = 16 << 10
 
 var probeHelp = help{
-	usage: "mailwire probe HOST[:PORT] [flags]    (or --server HOST[:PORT])",
+	usage: "mailwire probe HOST[:PORT] [flags]    (or --server HOST[:PORT])\n       mailwire probe --mx DOMAIN [--resolver HOST:PORT] [--mx-port 25] [flags]",
 	about: `Connects to an SMTP server and reports what it offers, without sending any
 mail: the greeting, the EHLO capabilities before and after STARTTLS (each
 explained), the TLS version and cipher suite, the certificate chain (names,
@@ -181,9 +181,19 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cf.register(fs, false)
 	asJSON := fs.Bool("json", false, "print one JSON object (fields below) instead of the report")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this `duration` without an answer")
+	mx := fs.String("mx", "", "instead of one server, a `DOMAIN`: its MX hosts, each one's TLS under its DANE or MTA-STS policy, explained")
+	var mf mxFlags
+	mf.register(fs, false)
 	pos, code, ok := parseArgs(fs, probeHelp, args, stdout, stderr)
 	if !ok {
 		return code
+	}
+	if *mx != "" {
+		if len(pos) > 0 {
+			return usageError(stderr, "probe", "--mx takes a domain, and no server argument")
+		}
+		mf.cafile, mf.ehlo, mf.timeout, mf.asJSON = cf.cafile, cf.ehlo, *timeout, *asJSON
+		return runProbeMX(ctx, *mx, mf, stdout, stderr)
 	}
 	addr, rest, err := cf.serverAddr(pos)
 	if err == nil && len(rest) > 0 {

@@ -126,8 +126,15 @@ func (z *Zone) Forge(name string) {
 }
 
 // Serve answers on addr (UDP and TCP, "127.0.0.1:15354") until stop.
+// The port is fixed (the resolver asks there) and the tests of several
+// packages may want it at once: Serve waits up to a minute for it.
 func (z *Zone) Serve(addr string) (stop func(), err error) {
-	pc, err := net.ListenPacket("udp", addr)
+	var pc net.PacketConn
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if pc, err = net.ListenPacket("udp", addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +147,12 @@ func (z *Zone) Serve(addr string) (stop func(), err error) {
 	tcp := &dns.Server{Listener: ln, Handler: z}
 	go udp.ActivateAndServe()
 	go tcp.ActivateAndServe()
-	return func() { udp.Shutdown(); tcp.Shutdown() }, nil
+	return func() {
+		udp.Shutdown()
+		tcp.Shutdown()
+		pc.Close()
+		ln.Close()
+	}, nil
 }
 
 // ServeDNS answers one query.

@@ -49,6 +49,7 @@ server:
 	interface: 127.0.0.1
 	port: $PORT
 	do-ip6: no
+	so-reuseport: no
 	username: ""
 	chroot: ""
 	directory: "$STATEDIR"
