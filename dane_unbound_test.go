@@ -1,10 +1,13 @@
 package smtp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +97,73 @@ func TestDeliverDANEWithUnbound(t *testing.T) {
 	}
 	if !errors.Is(out[0].Attempts[1].Err, ErrStartTLSNotOffered) {
 		t.Errorf("stripped STARTTLS: %v", out[0].Attempts[1].Err)
+	}
+}
+
+// A real MTA as the MX host under DANE: the test Postfix (its submission
+// port, which takes mail for *.dane.test unauthenticated, as an MX takes
+// it), with a TLSA record (3 1 1) of the key its OpenSSL presents; the
+// message lands in its Maildir. A second domain whose TLSA names another
+// key gets nothing from us, and Postfix sees no message for it.
+func TestDeliverDANEToPostfix(t *testing.T) {
+	pf := postfix(t)
+	resolver, zoneAddr := os.Getenv("MAILWIRE_UNBOUND"), os.Getenv("MAILWIRE_DNSSEC_ZONE")
+	daneMaildir := os.Getenv("MAILWIRE_POSTFIX_DANE_MAILDIR")
+	if resolver == "" || zoneAddr == "" || daneMaildir == "" {
+		t.Skip("no validating resolver, or a Postfix without its dane.test Maildir (scripts/test.sh starts both)")
+	}
+	// The key Postfix presents, as its operator would publish it.
+	c, err := Dial(context.Background(), pf.submission, pf.opts(StartTLS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := c.TLSConnectionState()
+	leaf := st.PeerCertificates[0]
+	c.Quit(context.Background())
+
+	zone, err := dnstest.NewZone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := zone.Serve(zoneAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	host, port, _ := net.SplitHostPort(pf.submission)
+	other := smtptest.NewServer(nil)
+	defer other.Close()
+	run := fmt.Sprintf("pf%d.%s", time.Now().UnixNano(), dnstest.Origin)
+	good, bad := "good."+run, "bad."+run
+	tlsa := "_" + port + "._tcp."
+	if err := zone.Add(
+		good+" 1 IN MX 10 mx."+good, "mx."+good+" 1 IN A "+host, tlsaRR(tlsa+"mx."+good, 3, 1, 1, leaf),
+		bad+" 1 IN MX 10 mx."+bad, "mx."+bad+" 1 IN A "+host, tlsaRR(tlsa+"mx."+bad, 3, 1, 1, other.Certificate()),
+	); err != nil {
+		t.Fatal(err)
+	}
+	id, msg := uniqueMessage(t, "Delivered to Postfix under DANE.\r\n")
+	rcptGood, rcptBad := "bob@"+strings.TrimSuffix(good, "."), "carol@"+strings.TrimSuffix(bad, ".")
+	out, err := Deliver(context.Background(), &Envelope{From: "alice@mailwire.test", To: []string{rcptGood, rcptBad}}, strings.NewReader(msg),
+		&DeliverOptions{Resolver: resolver, Port: port, Options: &Options{LocalName: "sender.test", Timeout: 20 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dr := out[0]; dr.Err != nil || len(dr.Attempts) != 1 || dr.Attempts[0].Result.PolicyType != "tlsa" || dr.Attempts[0].TLS == "" {
+		t.Fatalf("to Postfix: %v, attempts %+v", dr.Err, dr.Attempts)
+	}
+	if dr := out[1]; dr.Err == nil || dr.Attempts[0].Result.ResultType != "tlsa-invalid" {
+		t.Errorf("to Postfix with a TLSA of another key: %v, attempts %+v", dr.Err, dr.Attempts)
+	}
+	dane := &postfixEnv{maildir: daneMaildir}
+	data := dane.delivered(t, id, rcptGood)
+	if !bytes.Contains(data, []byte("TLS")) {
+		t.Errorf("Postfix's Received field does not say TLS:\n%s", data[:min(len(data), 600)])
+	}
+	files, _ := filepath.Glob(filepath.Join(daneMaildir, "new", "*"))
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); bytes.Contains(b, []byte("Delivered-To: "+rcptBad+"\n")) {
+			t.Errorf("Postfix got the message for %s, whose TLSA names another key", rcptBad)
+		}
 	}
 }

@@ -205,3 +205,25 @@ func ExampleClient_SendComposed() {
 	// [bob@example.com archive@example.com]
 	// Quarterly report | Bcc in the content: false
 }
+
+// Delivering straight to the recipients' MX hosts, with DANE where the
+// domain publishes TLSA records: name a validating resolver you trust (an
+// Unbound on 127.0.0.1, say) so that its AD flag means something. Each
+// domain's receipt lists every host tried, in TLS-RPT's words.
+func ExampleDeliver() {
+	msg := strings.NewReader("From: app@example.org\r\nTo: bob@example.com\r\nSubject: Hello\r\n\r\nHello Bob.\r\n")
+	out, err := smtp.Deliver(context.Background(),
+		&smtp.Envelope{From: "app@example.org", To: []string{"bob@example.com"}},
+		msg, &smtp.DeliverOptions{Resolver: "127.0.0.1:53", Options: &smtp.Options{LocalName: "mail.example.org"}})
+	if err != nil {
+		log.Fatal(err) // a bad address, no resolver: nothing was tried
+	}
+	for _, dr := range out {
+		for _, a := range dr.Attempts {
+			fmt.Println(dr.Domain, a.Host, a.Result.PolicyType, a.Result.ResultType, a.Err)
+		}
+		if dr.Err != nil {
+			fmt.Println(dr.Domain, "not delivered:", dr.Err, smtp.Classify(dr.Err))
+		}
+	}
+}

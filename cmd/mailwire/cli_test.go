@@ -15,7 +15,7 @@ func TestHelpEveryCommand(t *testing.T) {
 	// A flag of each command that its help must list.
 	someFlag := map[string]string{
 		"probe": "--json", "send": "--quit-after", "shell": "--allow-insecure-auth",
-		"explain": "-h, --help", "auth-string": "--challenge", "demo": "--explain", "dkim": "--selector", "serve": "--ca-out",
+		"explain": "-h, --help", "auth-string": "--challenge", "demo": "--explain", "dkim": "--selector", "serve": "--ca-out", "deliver": "--require-tls",
 	}
 	for name := range commands {
 		for _, h := range []string{"-h", "--help"} {

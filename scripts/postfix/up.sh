@@ -65,6 +65,11 @@ AUTH_SOCKET=$DC_RUN/auth-postfix
 TLS_DIR=$STATEDIR/tls
 MAILDIR=$STATEDIR/maildir
 RELAY_MAILDIR=$STATEDIR/relay-maildir
+# Mail for any subdomain of DANE_ZONE, taken unauthenticated on the
+# submission port as an MX takes it: the MX host of the DANE tests, whose
+# zone (internal/dnstest) points there.
+DANE_ZONE=dane.test
+DANE_MAILDIR=$STATEDIR/dane-maildir
 PF_LOG=$STATEDIR/postfix.log
 DC_LOG=$STATEDIR/dovecot.log
 LMTP_PORT=2424
@@ -221,7 +226,7 @@ install -d -m 0755 -o root -g root "$PF_QUEUE"
 install -d -m 0700 -o postfix -g postfix "$PF_DATA"
 # The two Maildirs virtual(8) delivers into, as MAIL_UID (made here so that
 # they exist before the first delivery).
-for d in "$MAILDIR" "$RELAY_MAILDIR"; do
+for d in "$MAILDIR" "$RELAY_MAILDIR" "$DANE_MAILDIR"; do
 	install -d -m 0755 -o "$MAIL_UID" -g "$MAIL_GID" "$d" "$d/tmp" "$d/new" "$d/cur"
 done
 install -d -m 0755 -o root -g root "$DC_RUN" "$DC_DIR/state"
@@ -385,7 +390,16 @@ rm -f "$STATEDIR/doveconf.err"
 # STATEDIR/relay-maildir/, so nothing ever leaves this machine.
 write_config "$PF_ETC/virtual_mailbox.regexp" PF_CHANGED <<'EOF'
 /@mailwire\.test$/	maildir/
+/@([^@]+\.)?dane\.test$/	dane-maildir/
 /./	relay-maildir/
+EOF
+
+# Every subdomain of DANE_ZONE (dane.test) is a mailbox domain: a
+# leading-dot pattern matches subdomains only in the lists that
+# parent_domain_matches_subdomains names, and virtual_mailbox_domains is
+# not one of them.
+write_config "$PF_ETC/dane_domains.regexp" PF_CHANGED <<'EOF'
+/(^|\.)dane\.test$/	OK
 EOF
 
 # texthash: read directly, no postmap/.db needed.
@@ -433,7 +447,7 @@ smtp_dns_support_level = disabled
 smtpd_peername_lookup = no
 
 # --- Delivery: Maildirs STATEDIR/maildir (and relay-maildir) via virtual(8) --
-virtual_mailbox_domains = $DOMAIN
+virtual_mailbox_domains = $DOMAIN, regexp:$PF_ETC/dane_domains.regexp
 virtual_mailbox_base = $STATEDIR
 virtual_mailbox_maps = regexp:$PF_ETC/virtual_mailbox.regexp
 virtual_uid_maps = static:$MAIL_UID
@@ -704,6 +718,7 @@ MAILWIRE_POSTFIX_CA=$TLS_DIR/ca.pem
 MAILWIRE_POSTFIX_TLS_NAME=$TLS_NAME
 MAILWIRE_POSTFIX_MAILDIR=$MAILDIR
 MAILWIRE_POSTFIX_RELAY_MAILDIR=$RELAY_MAILDIR
+MAILWIRE_POSTFIX_DANE_MAILDIR=$DANE_MAILDIR
 MAILWIRE_POSTFIX_DOMAIN=$DOMAIN
 MAILWIRE_POSTFIX_HOSTNAME=$MYHOSTNAME
 MAILWIRE_POSTFIX_REJECT=reject@$DOMAIN
@@ -729,6 +744,7 @@ mailwire test postfix is up (postfix master pid $PF_PID, dovecot pid $DC_PID)
   CA certificate (for "$TLS_NAME")       $TLS_DIR/ca.pem
   Maildir for *@$DOMAIN            $MAILDIR
   Maildir for other domains (AUTH)       $RELAY_MAILDIR
+  Maildir for *.$DANE_ZONE (as an MX)    $DANE_MAILDIR
   logs                                   $PF_LOG $DC_LOG
   environment for tests                  $STATEDIR/env
 EOF
