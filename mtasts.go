@@ -90,6 +90,9 @@ func parseSTSPolicy(body []byte) (*STSPolicy, error) {
 			age = v
 		}
 	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("smtp: MTA-STS policy: %v", err)
+	}
 	secs, err := strconv.ParseUint(age, 10, 32)
 	switch {
 	case version != "STSv1":

@@ -209,3 +209,42 @@ func TestDeliverMTASTS(t *testing.T) {
 		t.Errorf("with the record hidden: %s", describe(out[0]))
 	}
 }
+
+// FuzzParseSTSPolicy: any body either fails to parse or gives a policy
+// that keeps the rules (a known mode, a max_age of a year at most, hosts
+// for a mode that uses them); never a panic.
+func FuzzParseSTSPolicy(f *testing.F) {
+	f.Add([]byte("version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: *.example.net\nmax_age: 604800\n"))
+	f.Add([]byte("version: STSv1\r\nmode: testing\r\nmx: a.test\r\nmax_age: 86400\r\n"))
+	f.Add([]byte("version: STSv1\nmode: none\nmax_age: 40000000\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := parseSTSPolicy(body)
+		if err != nil {
+			return
+		}
+		if p.Mode != "enforce" && p.Mode != "testing" && p.Mode != "none" {
+			t.Fatalf("mode %q", p.Mode)
+		}
+		if p.MaxAge < 0 || p.MaxAge > maxSTSAge {
+			t.Fatalf("max_age %v", p.MaxAge)
+		}
+		if p.Mode != "none" && len(p.MX) == 0 {
+			t.Fatalf("mode %s with no mx", p.Mode)
+		}
+		for _, h := range []string{"a.test", "mail.example.com", ""} {
+			p.Matches(h) // must not panic
+		}
+	})
+}
+
+// FuzzParseSTSRecord: a record's id, when taken, is 1 to 32 bytes.
+func FuzzParseSTSRecord(f *testing.F) {
+	f.Add("v=STSv1; id=20160831085700Z;", "v=spf1 -all")
+	f.Add("v=STSv1;", "")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		id, ok, err := parseSTSRecord([]string{a, b})
+		if ok && err == nil && (id == "" || len(id) > 32) {
+			t.Fatalf("id %q taken", id)
+		}
+	})
+}

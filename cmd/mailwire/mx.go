@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailwire/smtp"
+	"github.com/mailwire/smtp/smtplog"
 )
 
 // Direct delivery on the command line: `probe --mx DOMAIN` shows how
@@ -30,7 +31,9 @@ else the domain's MTA-STS policy (RFC 8461); else STARTTLS when offered.
 --require-tls asks every hop for TLS (REQUIRETLS, RFC 8689).
 
 It prints, for each domain, every host tried and how, in the words of TLS
-reports (RFC 8460), explained; --json prints the same as one object.`,
+reports (RFC 8460), explained; --json prints the same as one object.
+--trace prints each host's session on stderr, --explain with what each
+line means.`,
 	examples: `  mailwire deliver --from me@example.org --to you@example.com --message msg.eml --resolver 127.0.0.1:53
   mailwire probe --mx example.com --resolver 127.0.0.1:53`,
 	after: `exit status:
@@ -43,7 +46,7 @@ reports (RFC 8460), explained; --json prints the same as one object.`,
 type mxFlags struct {
 	resolver, port, cafile, ehlo string
 	timeout                      time.Duration
-	asJSON                       bool
+	asJSON, trace, explain       bool
 }
 
 func (f *mxFlags) register(fs interface {
@@ -58,11 +61,19 @@ func (f *mxFlags) register(fs interface {
 		fs.StringVar(&f.ehlo, "ehlo", "", "`name` to send with EHLO (default \"localhost\"; an MX may want the sending host's own)")
 		fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a host after this `duration` without an answer")
 		fs.BoolVar(&f.asJSON, "json", false, "print one JSON object instead of the report")
+		fs.BoolVar(&f.trace, "trace", false, "print each host's session to stderr, as curl -v does")
+		fs.BoolVar(&f.explain, "explain", false, "like --trace, with what each line means")
 	}
 }
 
-func (f *mxFlags) options() (*smtp.DeliverOptions, error) {
+func (f *mxFlags) options(stderr io.Writer) (*smtp.DeliverOptions, error) {
 	o := &smtp.Options{LocalName: f.ehlo, Timeout: f.timeout}
+	switch {
+	case f.explain:
+		o.Trace = flagTrace(smtplog.Explain(stderr))
+	case f.trace:
+		o.Trace = flagTrace(smtplog.Log(stderr))
+	}
 	if f.cafile != "" {
 		pem, err := os.ReadFile(f.cafile)
 		pool := x509.NewCertPool()
@@ -93,7 +104,7 @@ func runDeliver(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if len(pos) > 0 || len(to) == 0 || *message == "" {
 		return usageError(stderr, "deliver", "want --to and --message, and no argument")
 	}
-	opts, err := mf.options()
+	opts, err := mf.options(stderr)
 	if err != nil {
 		return usageError(stderr, "deliver", "%v", err)
 	}
@@ -130,7 +141,7 @@ func runDeliver(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 // runProbeMX is probe --mx DOMAIN.
 func runProbeMX(ctx context.Context, domain string, mf mxFlags, stdout, stderr io.Writer) int {
-	opts, err := mf.options()
+	opts, err := mf.options(stderr)
 	if err != nil {
 		return usageError(stderr, "probe", "%v", err)
 	}

@@ -95,10 +95,16 @@ func TestProbeMXAndDeliverWithUnbound(t *testing.T) {
 	msg := filepath.Join(t.TempDir(), "m.eml")
 	os.WriteFile(msg, []byte("From: ann@sender.test\r\nTo: bob@"+d+"\r\nSubject: direct, with DANE\r\n\r\nHello.\r\n"), 0o644)
 	code, out, stderr = runCLI(t, "deliver", "--from", "ann@sender.test", "--to", "bob@"+d, "--message", msg,
-		"--resolver", resolver, "--mx-port", port, "--ehlo", "sender.test", "--json")
+		"--resolver", resolver, "--mx-port", port, "--ehlo", "sender.test", "--json", "--explain")
 	t.Logf("$ mailwire deliver --from ann@sender.test --to bob@%s --message m.eml --resolver %s --mx-port %s --json\n%s", d, resolver, port, out)
 	if code != exitOK {
 		t.Fatalf("deliver: exit %d: %s", code, stderr)
+	}
+	t.Logf("its --explain, on stderr:\n%s", stderr)
+	for _, want := range []string{"the certificate matches none of the host's TLSA records (DANE)", "> STARTTLS", "< 250 2.0.0 OK: queued as", "  # "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("deliver --explain lacks %q", want)
+		}
 	}
 	var res []struct {
 		DNSSEC   bool
