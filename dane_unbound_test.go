@@ -30,19 +30,7 @@ import (
 //     host: Unbound finds it bogus, the host is not dialled
 //     (dnssec-invalid), the second host, truly signed, takes the message.
 func TestDeliverDANEWithUnbound(t *testing.T) {
-	resolver, zoneAddr := os.Getenv("MAILWIRE_UNBOUND"), os.Getenv("MAILWIRE_DNSSEC_ZONE")
-	if resolver == "" || zoneAddr == "" {
-		t.Skip("no validating resolver: MAILWIRE_UNBOUND and MAILWIRE_DNSSEC_ZONE unset (scripts/test.sh starts Unbound with scripts/unbound/up.sh)")
-	}
-	zone, err := dnstest.NewZone()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, err := zone.Serve(zoneAddr)
-	if err != nil {
-		t.Fatalf("serve the zone on %s (fixed: Unbound asks there): %v", zoneAddr, err)
-	}
-	defer stop()
+	zone, resolver := dnstest.Start(t)
 
 	servers, port := mxServers(t, map[string]*smtptest.Config{
 		"127.0.0.2": {TLS: smtptest.StartTLS}, // secure: TLSA of another key
@@ -107,11 +95,11 @@ func TestDeliverDANEWithUnbound(t *testing.T) {
 // key gets nothing from us, and Postfix sees no message for it.
 func TestDeliverDANEToPostfix(t *testing.T) {
 	pf := postfix(t)
-	resolver, zoneAddr := os.Getenv("MAILWIRE_UNBOUND"), os.Getenv("MAILWIRE_DNSSEC_ZONE")
 	daneMaildir := os.Getenv("MAILWIRE_POSTFIX_DANE_MAILDIR")
-	if resolver == "" || zoneAddr == "" || daneMaildir == "" {
-		t.Skip("no validating resolver, or a Postfix without its dane.test Maildir (scripts/test.sh starts both)")
+	if daneMaildir == "" {
+		t.Skip("a Postfix without its dane.test Maildir: rerun scripts/postfix/up.sh")
 	}
+	zone, resolver := dnstest.Start(t)
 	// The key Postfix presents, as its operator would publish it.
 	c, err := Dial(context.Background(), pf.submission, pf.opts(StartTLS))
 	if err != nil {
@@ -121,15 +109,6 @@ func TestDeliverDANEToPostfix(t *testing.T) {
 	leaf := st.PeerCertificates[0]
 	c.Quit(context.Background())
 
-	zone, err := dnstest.NewZone()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, err := zone.Serve(zoneAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
 	host, port, _ := net.SplitHostPort(pf.submission)
 	other := smtptest.NewServer(nil)
 	defer other.Close()

@@ -35,19 +35,7 @@ func TestDeliverUsage(t *testing.T) {
 // key the zone vouches for. The outputs are logged (go test -v) as the
 // issue's note shows them.
 func TestProbeMXAndDeliverWithUnbound(t *testing.T) {
-	resolver, zoneAddr := os.Getenv("MAILWIRE_UNBOUND"), os.Getenv("MAILWIRE_DNSSEC_ZONE")
-	if resolver == "" || zoneAddr == "" {
-		t.Skip("no validating resolver: MAILWIRE_UNBOUND and MAILWIRE_DNSSEC_ZONE unset (scripts/test.sh starts Unbound with scripts/unbound/up.sh)")
-	}
-	zone, err := dnstest.NewZone()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, err := zone.Serve(zoneAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	zone, resolver := dnstest.Start(t)
 	good, err := smtptest.Start(&smtptest.Config{TLS: smtptest.StartTLS}, "127.0.0.6:0")
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/miekg/dns"
@@ -292,4 +293,26 @@ func (z *Zone) sign(rrset []dns.RR) dns.RR {
 		panic(fmt.Sprintf("dnstest: sign %s: %v", rrset[0].Header().Name, err))
 	}
 	return sig
+}
+
+// Start serves a new zone for test t where the validating resolver asks
+// for it (MAILWIRE_DNSSEC_ZONE) until the test ends, and returns it with
+// the resolver's address (MAILWIRE_UNBOUND). Without them (scripts/test.sh
+// sets them) it skips the test, saying why.
+func Start(t testing.TB) (zone *Zone, resolver string) {
+	t.Helper()
+	resolver, addr := os.Getenv("MAILWIRE_UNBOUND"), os.Getenv("MAILWIRE_DNSSEC_ZONE")
+	if resolver == "" || addr == "" {
+		t.Skip("no validating resolver: MAILWIRE_UNBOUND and MAILWIRE_DNSSEC_ZONE unset (scripts/test.sh starts Unbound with scripts/unbound/up.sh)")
+	}
+	zone, err := NewZone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := zone.Serve(addr)
+	if err != nil {
+		t.Fatalf("serve the zone on %s (fixed: the resolver asks there): %v", addr, err)
+	}
+	t.Cleanup(stop)
+	return zone, resolver
 }
