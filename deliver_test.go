@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -380,6 +381,116 @@ func TestDeliverBadInput(t *testing.T) {
 		_, err := Deliver(context.Background(), env, strings.NewReader(testMessage), &DeliverOptions{Resolver: "127.0.0.1:1"})
 		if Classify(err) != ClassInvalidArgument {
 			t.Errorf("Deliver(%+v) = %v, want an invalid-argument error", env, err)
+		}
+	}
+}
+
+// silentHost accepts connections on addr and never says a word.
+func silentHost(t *testing.T, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+}
+
+// A host that never greets: with a Timeout, the next host takes the
+// message; with the context ending while the first host holds the
+// session, Deliver returns at once and tries no other host.
+func TestDeliverSilentHostAndCancel(t *testing.T) {
+	t.Parallel()
+	servers, port := mxServers(t, map[string]*smtptest.Config{"127.0.0.3": plainMX()})
+	silentHost(t, "127.0.0.2:"+port)
+	z := startTestDNS(t,
+		"silent.test. 300 IN MX 10 mx1.silent.test.", "mx1.silent.test. 300 IN A 127.0.0.2",
+		"silent.test. 300 IN MX 20 mx2.silent.test.", "mx2.silent.test. 300 IN A 127.0.0.3",
+	)
+	out := deliver(t, z, port, []string{"bob@silent.test"}, &DeliverOptions{Options: &Options{LocalName: "sender.test", Timeout: 300 * time.Millisecond}})
+	if a := out[0].Attempts; out[0].Err != nil || len(a) != 2 || Classify(a[0].Err) != ClassTimeout {
+		t.Fatalf("timeout: %v, attempts %+v: want the silent host timed out, the next delivered", out[0].Err, a)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Deliver(ctx, &Envelope{From: "ann@sender.test", To: []string{"bob@silent.test"}}, strings.NewReader(testMessage),
+		&DeliverOptions{Resolver: z.addr, Port: port, Options: &Options{LocalName: "sender.test", Timeout: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Deliver returned %v after the context ended", d)
+	}
+	if dr := res[0]; Classify(dr.Err) != ClassTimeout || len(dr.Attempts) != 1 {
+		t.Errorf("cancelled: %v after %d attempts: want the context's end, no second host", dr.Err, len(dr.Attempts))
+	}
+	if n := len(servers["127.0.0.3"].Messages()); n != 1 {
+		t.Errorf("the second host has %d messages, want the 1 of the first delivery only", n)
+	}
+}
+
+// A resolver that never answers: Deliver ends with the context, saying so.
+func TestDeliverSilentResolver(t *testing.T) {
+	t.Parallel()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	out, err := Deliver(ctx, &Envelope{From: "ann@sender.test", To: []string{"bob@example.test"}}, strings.NewReader(testMessage),
+		&DeliverOptions{Resolver: pc.LocalAddr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second || out[0].Err == nil || len(out[0].Attempts) != 0 {
+		t.Errorf("after %v: %v, %d attempts: want the DNS's failure soon, no attempt", d, out[0].Err, len(out[0].Attempts))
+	}
+}
+
+// failingReader fails after its first bytes.
+type failingReader struct{ r *strings.Reader }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.r.Len() < 10 {
+		return 0, errors.New("disk gone")
+	}
+	return f.r.Read(p[:min(len(p), 5)])
+}
+func (f *failingReader) Seek(off int64, whence int) (int64, error) { return f.r.Seek(off, whence) }
+
+// A message reader that fails part-way: no host keeps a message, and the
+// delivery says it failed.
+func TestDeliverReaderFails(t *testing.T) {
+	t.Parallel()
+	servers, port := mxServers(t, map[string]*smtptest.Config{"127.0.0.2": plainMX(), "127.0.0.3": plainMX()})
+	z := startTestDNS(t,
+		"r.test. 300 IN MX 10 mx1.r.test.", "mx1.r.test. 300 IN A 127.0.0.2",
+		"r.test. 300 IN MX 20 mx2.r.test.", "mx2.r.test. 300 IN A 127.0.0.3",
+	)
+	out, err := Deliver(context.Background(), &Envelope{From: "ann@sender.test", To: []string{"bob@r.test"}},
+		&failingReader{strings.NewReader(testMessage + strings.Repeat("x", 5000))}, &DeliverOptions{Resolver: z.addr, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].Err == nil || out[0].Receipt != nil || !strings.Contains(out[0].Err.Error(), "disk gone") {
+		t.Errorf("delivery: %v, receipt %+v: want the reader's failure", out[0].Err, out[0].Receipt)
+	}
+	for ip, s := range servers {
+		if n := len(s.Messages()); n != 0 {
+			t.Errorf("%s kept %d messages from a reader that failed", ip, n)
 		}
 	}
 }

@@ -7,8 +7,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,8 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -150,23 +146,7 @@ func (b *bench) serveIntake() []*row {
 
 // sendToServe sends n messages of one recipient from workers goroutines.
 func sendToServe(pl pool, workers, n int) (int, time.Duration, error) {
-	var next, sent atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for range workers {
-		wg.Go(func() {
-			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				msg := fmt.Sprintf("Subject: intake %d\r\n\r\n%s", i, message2K)
-				if err := pl.Send(context.Background(), sender1, []string{"bob@example.com"}, bytes.NewReader([]byte(msg))); err != nil {
-					once.Do(func() { firstErr = fmt.Errorf("message %d: %w", i, err) })
-					return
-				}
-				sent.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	return int(sent.Load()), time.Since(t0), firstErr
+	return sendEach(pl, workers, n, []string{"bob@example.com"}, func(i int64) string {
+		return fmt.Sprintf("Subject: intake %d\r\n\r\n%s", i, message2K)
+	})
 }

@@ -19,6 +19,7 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -244,22 +245,26 @@ func (p *retryingPool) Send(ctx context.Context, from string, to []string, msg i
 // sendVolume sends n messages of volumeRcpts recipients, each with its own
 // Message-ID, from workers goroutines.
 func sendVolume(pl pool, lib string, workers, n int) (int, time.Duration, error) {
-	to := recipients(volumeRcpts)
+	t0 := time.Now()
+	return sendEach(pl, workers, n, recipients(volumeRcpts), func(i int64) string {
+		return fmt.Sprintf("Message-ID: <%s.%d.%d@bench>\r\nSubject: volume\r\n\r\n%s", lib, t0.UnixNano(), i, message2K)
+	})
+}
+
+// sendEach sends messages 1 to n, msg(i) each, to the recipients to, from
+// workers goroutines; it stops at the first error and returns how many
+// were sent and how long it took.
+func sendEach(pl pool, workers, n int, to []string, msg func(i int64) string) (int, time.Duration, error) {
 	var next, sent atomic.Int64
 	var firstErr error
-	var mu sync.Mutex
+	var once sync.Once
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	for range workers {
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				msg := fmt.Sprintf("Message-ID: <%s.%d.%d@bench>\r\nSubject: volume\r\n\r\n%s", lib, t0.UnixNano(), i, message2K)
-				if err := pl.Send(context.Background(), sender1, to, bytes.NewReader([]byte(msg))); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("message %d: %w", i, err)
-					}
-					mu.Unlock()
+				if err := pl.Send(context.Background(), sender1, to, strings.NewReader(msg(i))); err != nil {
+					once.Do(func() { firstErr = fmt.Errorf("message %d: %w", i, err) })
 					return
 				}
 				sent.Add(1)

@@ -79,6 +79,26 @@ summary() {
 }
 
 statedir="" proxydir="" redisdir="" unbounddir=""
+# service_up NAME VAR: starts scripts/NAME/up.sh in a new state directory,
+# named in VAR before it starts so that on_exit stops it whatever happens.
+# An instance a killed run left would hold the ports: those are stopped
+# first (only ours: down.sh stops what its state directory started). What
+# up.sh installed, if anything, is shown.
+service_up() {
+  local name=$1 var=$2 old dir
+  for old in /tmp/mailwire-"$name"*/; do
+    if [ -f "$old/env" ]; then
+      bash "scripts/$name/down.sh" "$old" >/dev/null 2>&1 || true
+    fi
+  done
+  dir=$(mktemp -d "/tmp/mailwire-$name.XXXXXX")
+  printf -v "$var" %s "$dir"
+  bash "scripts/$name/up.sh" "$dir" >"$dir.up.log" 2>&1 || {
+    cat "$dir.up.log"
+    return 1
+  }
+  grep -E 'apt-get|note:|installed|installing' "$dir.up.log" || true
+}
 on_exit() {
   local rc=$?
   # Postfix and the proxies must not outlive the run, whatever happened.
@@ -159,49 +179,10 @@ step_done
 # ---- Postfix, and the Go tests against it --------------------------------------------
 if [ "${MAILWIRE_NO_POSTFIX:-}" != 1 ]; then
   step "Postfix, proxies, Redis and Unbound up"
-  # An instance left by an earlier run that was killed would hold the ports:
-  # stop those (only ours: down.sh stops what its state directory started).
-  for old in /tmp/mailwire-postfix*/; do
-    if [ -f "$old/env" ]; then
-      bash scripts/postfix/down.sh "$old" >/dev/null 2>&1 || true
-    fi
-  done
-  statedir=$(mktemp -d /tmp/mailwire-postfix.XXXXXX)
-  bash scripts/postfix/up.sh "$statedir" >"$statedir.up.log" 2>&1 || {
-    cat "$statedir.up.log"
-    exit 1
-  }
-  # What up.sh installed (if anything), so that it is visible here.
-  grep -E 'apt-get|note:|installed in' "$statedir.up.log" || true
-  for old in /tmp/mailwire-proxies*/; do
-    if [ -f "$old/env" ]; then
-      bash scripts/proxies/down.sh "$old" >/dev/null 2>&1 || true
-    fi
-  done
-  proxydir=$(mktemp -d /tmp/mailwire-proxies.XXXXXX)
-  bash scripts/proxies/up.sh "$proxydir" >"$proxydir.up.log" 2>&1 || {
-    cat "$proxydir.up.log"
-    exit 1
-  }
-  grep -E 'apt-get|installed' "$proxydir.up.log" || true
-  redisdir=$(mktemp -d /tmp/mailwire-redis.XXXXXX)
-  bash scripts/redis/up.sh "$redisdir" >"$redisdir.up.log" 2>&1 || {
-    cat "$redisdir.up.log"
-    exit 1
-  }
-  grep -E 'installing' "$redisdir.up.log" || true
-  # The validating resolver of the DANE tests (the tests serve its zone).
-  for old in /tmp/mailwire-unbound*/; do
-    if [ -f "$old/env" ]; then
-      bash scripts/unbound/down.sh "$old" >/dev/null 2>&1 || true
-    fi
-  done
-  unbounddir=$(mktemp -d /tmp/mailwire-unbound.XXXXXX)
-  bash scripts/unbound/up.sh "$unbounddir" >"$unbounddir.up.log" 2>&1 || {
-    cat "$unbounddir.up.log"
-    exit 1
-  }
-  grep -E 'installing' "$unbounddir.up.log" || true
+  service_up postfix statedir
+  service_up proxies proxydir
+  service_up redis redisdir
+  service_up unbound unbounddir # the validating resolver of the DANE tests (the tests serve its zone)
   set -a
   # shellcheck source=/dev/null
   . "$statedir/env"
