@@ -242,6 +242,9 @@ func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt
 	dr.DNSSEC, dr.STS = secure, sts.policy
 	requireTLS := env.MailOptions != nil && env.MailOptions.RequireTLS
 	for _, h := range hosts {
+		if ctx.Err() != nil {
+			return contextEnded(ctx, dr)
+		}
 		base := Attempt{Host: h.Name, Preference: h.Preference, Implicit: h.Implicit}
 		hp, err := d.hostPolicy(ctx, h.Name, secure, sts, requireTLS)
 		if err != nil {
@@ -259,6 +262,9 @@ func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt
 			continue
 		}
 		for _, ip := range addrs {
+			if ctx.Err() != nil {
+				return contextEnded(ctx, dr)
+			}
 			a := base
 			a.Addr = net.JoinHostPort(ip, d.port())
 			check := hp.newCheck()
@@ -269,10 +275,19 @@ func (d *deliverer) domain(ctx context.Context, env *Envelope, dr *DomainReceipt
 			if d.dryRun {
 				continue // CheckMX: every host
 			}
-			if a.Err == nil || !tryNextHost(a.Err) || ctx.Err() != nil {
+			if a.Err == nil || !tryNextHost(a.Err) {
 				return dr
 			}
 		}
+	}
+	return dr
+}
+
+// contextEnded ends dr's delivery when the context has ended: no other
+// host is tried, and a domain no host was tried for says why.
+func contextEnded(ctx context.Context, dr *DomainReceipt) *DomainReceipt {
+	if dr.Err == nil && dr.Receipt == nil {
+		dr.Err = fmt.Errorf("smtp: delivery to %s: %w", dr.Domain, context.Cause(ctx))
 	}
 	return dr
 }

@@ -55,16 +55,33 @@ func (d *dnsClient) query(ctx context.Context, name string, qtype uint16) (*dns.
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.SetEdns0(4096, true)
 	m.AuthenticatedData = true
-	c := &dns.Client{Net: "udp"}
-	r, _, err := c.ExchangeContext(ctx, m, d.server)
+	r, err := d.exchange(ctx, "udp", m)
 	if err == nil && r.Truncated {
-		c.Net = "tcp"
-		r, _, err = c.ExchangeContext(ctx, m, d.server)
+		r, err = d.exchange(ctx, "tcp", m)
+	}
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx) // the context ended the wait, not the resolver
 	}
 	if err != nil {
 		return nil, fmt.Errorf("smtp: DNS %s %s at %s: %w", dns.TypeToString[qtype], name, d.server, err)
 	}
 	return r, nil
+}
+
+// exchange sends m over network and reads the answer. miekg/dns honours
+// only a context's deadline; a cancel ends the wait here too, by closing
+// the connection (a deadline set then could be overwritten by miekg's).
+func (d *dnsClient) exchange(ctx context.Context, network string, m *dns.Msg) (*dns.Msg, error) {
+	c := &dns.Client{Net: network}
+	conn, err := c.DialContext(ctx, d.server)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	r, _, err := c.ExchangeWithConnContext(ctx, m, conn)
+	return r, err
 }
 
 // mxHost is a host to deliver to: its name and MX preference, and
